@@ -1,0 +1,89 @@
+"""Every error the JSON API gives is ``application/problem+json`` (RFC 9457) with a machine code."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from retour.kit.errors import RetourError
+
+log = logging.getLogger("retour.api")
+PROBLEM = "application/problem+json"
+
+
+def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {
+        "type": f"https://retour.dev/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **{key: value for key, value in extra.items() if value is not None},
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(part) for part in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:] or parts
+    return ".".join(parts)
+
+
+def install(app: FastAPI, *, html_handler: Any = None) -> None:
+    @app.exception_handler(RetourError)
+    async def _business(request: Request, error: RetourError) -> Any:
+        if html_handler is not None and not _wants_json(request):
+            return await html_handler(request, error)
+        return problem(error.status, error.code, error.title, error.detail, field=error.field, **error.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": _field(tuple(item["loc"])), "message": item["msg"], "type": item["type"]}
+            for item in error.errors()
+        ]
+        first = errors[0] if errors else {"field": "", "message": "invalid request"}
+        return problem(
+            422,
+            "validation_error",
+            "Invalid input",
+            f"{first['field']}: {first['message']}",
+            field=first["field"],
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, error: StarletteHTTPException) -> Any:
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+        if html_handler is not None and not _wants_json(request):
+            return await html_handler(request, error)
+        response = problem(
+            error.status_code,
+            codes.get(error.status_code, "http_error"),
+            str(error.detail),
+            str(error.detail),
+        )
+        for name, value in (error.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, error: IntegrityError) -> JSONResponse:
+        log.info("integrity error on %s: %s", request.url.path, error.orig)
+        return problem(409, "conflict", "Conflict", "the change conflicts with another one; retry the request")
+
+    @app.exception_handler(OperationalError)
+    async def _operational(request: Request, error: OperationalError) -> JSONResponse:
+        log.warning("database unavailable on %s: %s", request.url.path, error.orig)
+        return problem(503, "database_unavailable", "Service unavailable", "the database is busy; retry shortly")
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path == "/healthz"

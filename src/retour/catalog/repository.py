@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from retour.models import Product, Variant
+
+
+def product_by_external_id(session: Session, merchant_id: int, external_id: str) -> Product | None:
+    return session.scalars(
+        select(Product)
+        .where(Product.merchant_id == merchant_id, Product.external_id == external_id)
+        .options(selectinload(Product.variants))
+    ).first()
+
+
+def variants_by_sku(session: Session, merchant_id: int, skus: list[str]) -> dict[str, tuple[Variant, Product]]:
+    if not skus:
+        return {}
+    rows = session.execute(
+        select(Variant, Product)
+        .join(Product, Product.id == Variant.product_id)
+        .where(Variant.merchant_id == merchant_id, Variant.sku.in_(set(skus)))
+    )
+    return {variant.sku: (variant, product) for variant, product in rows}
+
+
+def variants_of_product(session: Session, merchant_id: int, product_id: int) -> list[Variant]:
+    return list(
+        session.scalars(
+            select(Variant)
+            .where(Variant.merchant_id == merchant_id, Variant.product_id == product_id)
+            .order_by(Variant.id)
+        )
+    )

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from retour.models import ApiKey, Merchant, StaffUser
+
+
+def get_by_slug(session: Session, slug: str) -> Merchant | None:
+    return session.scalars(select(Merchant).where(Merchant.slug == slug)).first()
+
+
+def get(session: Session, merchant_id: int) -> Merchant | None:
+    return session.get(Merchant, merchant_id)
+
+
+def lock(session: Session, merchant_id: int) -> Merchant:
+    return session.scalars(select(Merchant).where(Merchant.id == merchant_id).with_for_update()).one()
+
+
+def count(session: Session) -> int:
+    return len(session.scalars(select(Merchant.id).limit(1)).all())
+
+
+def staff_by_email(session: Session, email: str, merchant_slug: str | None) -> list[tuple[StaffUser, Merchant]]:
+    statement = (
+        select(StaffUser, Merchant)
+        .join(Merchant, Merchant.id == StaffUser.merchant_id)
+        .where(StaffUser.email == email.strip().lower(), StaffUser.is_active.is_(True))
+    )
+    if merchant_slug:
+        statement = statement.where(Merchant.slug == merchant_slug)
+    return [(user, merchant) for user, merchant in session.execute(statement)]
+
+
+def get_staff(session: Session, merchant_id: int, user_id: int) -> StaffUser | None:
+    return session.scalars(
+        select(StaffUser).where(StaffUser.merchant_id == merchant_id, StaffUser.id == user_id)
+    ).first()
+
+
+def api_key_by_prefix(session: Session, prefix: str) -> ApiKey | None:
+    return session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).first()
+
+
+def api_keys(session: Session, merchant_id: int) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).where(ApiKey.merchant_id == merchant_id).order_by(ApiKey.id.desc())))
+
+
+def get_api_key(session: Session, merchant_id: int, key_id: int) -> ApiKey | None:
+    return session.scalars(select(ApiKey).where(ApiKey.merchant_id == merchant_id, ApiKey.id == key_id)).first()

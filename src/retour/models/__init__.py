@@ -1,0 +1,30 @@
+"""All ORM models, imported here so that metadata (and Alembic) sees every table."""
+
+from retour.models.audit import AuditEvent, IdempotencyRecord, OutboxMessage
+from retour.models.base import Base
+from retour.models.catalog import Product, Variant
+from retour.models.merchant import ApiKey, Merchant, StaffUser
+from retour.models.order import Customer, Order, OrderLine, Tender
+from retour.models.policy import Policy, Reason
+from retour.models.return_request import OPEN_STATUSES, ReturnLine, ReturnRequest
+
+__all__ = [
+    "OPEN_STATUSES",
+    "ApiKey",
+    "AuditEvent",
+    "Base",
+    "Customer",
+    "IdempotencyRecord",
+    "Merchant",
+    "Order",
+    "OrderLine",
+    "OutboxMessage",
+    "Policy",
+    "Product",
+    "Reason",
+    "ReturnLine",
+    "ReturnRequest",
+    "StaffUser",
+    "Tender",
+    "Variant",
+]

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from retour.models import Customer, Order, OrderLine
+
+
+def get(session: Session, merchant_id: int, order_id: int, *, lock: bool = False) -> Order | None:
+    statement = (
+        select(Order)
+        .where(Order.merchant_id == merchant_id, Order.id == order_id)
+        .options(selectinload(Order.lines), selectinload(Order.tenders))
+    )
+    if lock:
+        statement = statement.with_for_update(of=Order)
+    return session.scalars(statement).first()
+
+
+def by_external_id(session: Session, merchant_id: int, external_id: str) -> Order | None:
+    return session.scalars(
+        select(Order)
+        .where(Order.merchant_id == merchant_id, Order.external_id == external_id)
+        .options(selectinload(Order.lines), selectinload(Order.tenders))
+    ).first()
+
+
+def by_number(session: Session, merchant_id: int, number: str) -> Order | None:
+    return session.scalars(
+        select(Order)
+        .where(Order.merchant_id == merchant_id, Order.number == number)
+        .options(selectinload(Order.lines), selectinload(Order.tenders))
+    ).first()
+
+
+def customer_by_email(session: Session, merchant_id: int, email: str) -> Customer | None:
+    return session.scalars(select(Customer).where(Customer.merchant_id == merchant_id, Customer.email == email)).first()
+
+
+def get_customer(session: Session, merchant_id: int, customer_id: int) -> Customer | None:
+    return session.scalars(
+        select(Customer).where(Customer.merchant_id == merchant_id, Customer.id == customer_id)
+    ).first()
+
+
+def lines_by_ids(session: Session, merchant_id: int, line_ids: list[int]) -> list[OrderLine]:
+    return list(
+        session.scalars(select(OrderLine).where(OrderLine.merchant_id == merchant_id, OrderLine.id.in_(line_ids)))
+    )

@@ -1,0 +1,27 @@
+"""Outbox handlers of every feature, imported once so that they register themselves.
+
+Later features (emails, webhooks, labels) add their ``tasks`` modules here."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from retour.outbox.service import Message, handler
+
+RETURN_TOPICS = (
+    "return.requested",
+    "return.approved",
+    "return.rejected",
+    "return.cancelled",
+    "return.in_progress",
+    "return.completed",
+    "return.expired",
+)
+
+
+def _acknowledge(session: Session, message: Message) -> None:
+    """Until emails and webhooks exist, return events are simply acknowledged."""
+
+
+for _topic in RETURN_TOPICS:
+    handler(_topic)(_acknowledge)
