@@ -5,7 +5,6 @@ set, as in CI, where a missing browser is a failure."""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import threading
 import time
