@@ -7,6 +7,7 @@ from retour.models.merchant import ApiKey, Merchant, StaffUser
 from retour.models.order import Customer, Order, OrderLine, Tender
 from retour.models.policy import Policy, Reason
 from retour.models.return_request import OPEN_STATUSES, ReturnLine, ReturnRequest
+from retour.models.shipment import ReturnPhoto, Shipment
 
 __all__ = [
     "OPEN_STATUSES",
@@ -23,7 +24,9 @@ __all__ = [
     "Product",
     "Reason",
     "ReturnLine",
+    "ReturnPhoto",
     "ReturnRequest",
+    "Shipment",
     "StaffUser",
     "Tender",
     "Variant",

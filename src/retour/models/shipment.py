@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from retour.models.base import Base, Id, created_at, merchant_fk, pk, updated_at
+
+SHIPMENT_METHODS = ("prepaid_label", "drop_off", "in_store", "home_pickup", "customer_ships")
+SHIPMENT_STATUSES = ("label_created", "in_transit", "delivered", "received", "lost", "label_expired", "cancelled")
+PICKUP_SLOTS = ("09-12", "13-17")
+
+
+class Shipment(Base):
+    """A parcel on its way back. Status: ``label_created -> in_transit -> delivered -> received``,
+    plus ``lost``, ``label_expired`` (never used in time) and ``cancelled`` (the return was
+    cancelled before the parcel left). A return may have several parcels over its life."""
+
+    __tablename__ = "shipment"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "tracking_number"),
+        Index("ix_shipment_merchant_id_return_request_id", "merchant_id", "return_request_id"),
+        Index("ix_shipment_merchant_id_status_created_at", "merchant_id", "status", "created_at"),
+        CheckConstraint(
+            "status IN ('label_created', 'in_transit', 'delivered', 'received', 'lost', 'label_expired', 'cancelled')",
+            name="status",
+        ),
+        CheckConstraint(
+            "method IN ('prepaid_label', 'drop_off', 'in_store', 'home_pickup', 'customer_ships')", name="method"
+        ),
+        CheckConstraint("pickup_slot IS NULL OR pickup_slot IN ('09-12', '13-17')", name="pickup_slot"),
+        CheckConstraint(
+            "method <> 'home_pickup' OR (pickup_date IS NOT NULL AND pickup_slot IS NOT NULL)",
+            name="home_pickup_scheduled",
+        ),
+    )
+
+    id: Mapped[int] = pk()
+    merchant_id: Mapped[int] = merchant_fk()
+    return_request_id: Mapped[int] = mapped_column(Id, ForeignKey("return_request.id", ondelete="CASCADE"))
+    method: Mapped[str] = mapped_column(String(20))
+    carrier: Mapped[str] = mapped_column(String(40), default="builtin")
+    tracking_number: Mapped[str | None] = mapped_column(String(60))
+    status: Mapped[str] = mapped_column(String(20), default="label_created")
+    label_path: Mapped[str | None] = mapped_column(String(500))
+    qr_payload: Mapped[str | None] = mapped_column(String(500))
+    pickup_date: Mapped[date | None]
+    pickup_slot: Mapped[str | None] = mapped_column(String(5))
+    store_code: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = updated_at()
+    label_expires_at: Mapped[datetime | None]
+
+
+class ReturnPhoto(Base):
+    """A customer's photo, re-encoded as JPEG without metadata and stored under the shop's storage
+    (``<storage>/<merchant_id>/photos/<sha256>.jpg``). Uploaded before the return exists it carries
+    only the portal's ``upload_token``; it is attached to the return (and line) once created."""
+
+    __tablename__ = "return_photo"
+    __table_args__ = (
+        Index("ix_return_photo_merchant_id_return_request_id", "merchant_id", "return_request_id"),
+        Index("ix_return_photo_merchant_id_upload_token", "merchant_id", "upload_token"),
+        CheckConstraint("return_request_id IS NOT NULL OR upload_token IS NOT NULL", name="owned"),
+        CheckConstraint("width > 0 AND height > 0 AND size_bytes > 0", name="dimensions_positive"),
+    )
+
+    id: Mapped[int] = pk()
+    merchant_id: Mapped[int] = merchant_fk()
+    return_request_id: Mapped[int | None] = mapped_column(Id, ForeignKey("return_request.id", ondelete="CASCADE"))
+    return_line_id: Mapped[int | None] = mapped_column(Id, ForeignKey("return_line.id", ondelete="CASCADE"))
+    upload_token: Mapped[str | None] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(500))
+    width: Mapped[int]
+    height: Mapped[int]
+    size_bytes: Mapped[int]
+    content_type: Mapped[str] = mapped_column(String(40), default="image/jpeg")
+    original_content_type: Mapped[str] = mapped_column(String(40))
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = created_at()
