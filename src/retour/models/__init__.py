@@ -6,6 +6,7 @@ from retour.models.catalog import Product, Variant
 from retour.models.merchant import ApiKey, Merchant, StaffUser
 from retour.models.order import Customer, Order, OrderLine, Tender
 from retour.models.policy import Policy, Reason
+from retour.models.portal import PortalLookupFailure, PortalSession
 from retour.models.return_request import OPEN_STATUSES, ReturnLine, ReturnRequest
 from retour.models.shipment import ReturnPhoto, Shipment
 
@@ -21,6 +22,8 @@ __all__ = [
     "OrderLine",
     "OutboxMessage",
     "Policy",
+    "PortalLookupFailure",
+    "PortalSession",
     "Product",
     "Reason",
     "ReturnLine",

@@ -44,6 +44,8 @@ class ReturnRequest(Base):
     quote: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     refund_estimate_amount: Mapped[int] = mapped_column(default=0)
     decision_note: Mapped[str | None] = mapped_column(String(2000))
+    gift_recipient_email: Mapped[str | None] = mapped_column(String(320))
+    """Set for a gift return: the recipient, who gets the store credit (never the buyer's card)."""
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
     approved_at: Mapped[datetime | None]
