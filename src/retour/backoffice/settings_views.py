@@ -1,0 +1,141 @@
+"""The settings screen: the shop's API keys (created, shown once, revoked) and its return policy,
+shown as readable rules and replaced by publishing a new version. Admins change; agents read."""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from retour.backoffice import policy_text
+from retour.backoffice.deps import CsrfChecked, DbSession, SettingsAdmin, SettingsViewer, Staff
+from retour.backoffice.pages import N_, flash, gettext, language_for, render
+from retour.kit.errors import InvalidInput
+from retour.merchant import service as merchant_service
+from retour.policy import service as policy_service
+
+router = APIRouter()
+SETTINGS = "/backoffice/settings"
+POLICY_MAX_LENGTH = 200_000
+
+
+@router.get("/settings")
+def settings_page(request: Request, session: DbSession, staff: SettingsViewer) -> Response:
+    return _render(request, session, staff)
+
+
+@router.post("/settings/api-keys")
+def create_api_key(
+    request: Request,
+    session: DbSession,
+    staff: SettingsAdmin,
+    _csrf: CsrfChecked,
+    name: Annotated[str, Form(max_length=200)] = "",
+    scopes: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    """The full key is in this one response and nowhere else (only its hash is stored)."""
+    try:
+        issued = merchant_service.create_api_key(
+            session,
+            merchant_id=staff.merchant_id,
+            name=name,
+            scopes=scopes or [],
+            actor=staff.actor,
+            created_by_id=staff.user_id,
+        )
+    except InvalidInput as error:
+        form = {"name": name, "scopes": scopes or [], "error": _key_error(request, error)}
+        return _render(request, session, staff, key_form=form, status_code=422)
+    return render(request, "backoffice/api_key_created.html", {"section": "settings", "issued": issued}, staff=staff)
+
+
+def _key_error(request: Request, error: InvalidInput) -> str:
+    if error.field == "scopes":
+        return gettext(request, N_("Choose at least one scope."))
+    if error.field == "name":
+        return gettext(request, N_("Give the key a name."))
+    return gettext(request, error.detail)
+
+
+@router.post("/settings/api-keys/{key_id:int}/revoke")
+def revoke_api_key(
+    request: Request, key_id: int, session: DbSession, staff: SettingsAdmin, _csrf: CsrfChecked
+) -> RedirectResponse:
+    key = merchant_service.revoke_api_key(session, merchant_id=staff.merchant_id, key_id=key_id, actor=staff.actor)
+    flash(request, gettext(request, N_("The key “%(name)s” is revoked: it no longer works."), name=key.name))
+    return RedirectResponse(SETTINGS, status_code=303)
+
+
+@router.post("/settings/policy")
+def publish_policy(
+    request: Request,
+    session: DbSession,
+    staff: SettingsAdmin,
+    _csrf: CsrfChecked,
+    document: Annotated[str, Form()] = "",
+) -> Response:
+    """Publish a new version of the policy; returns keep the version that judged them. A document
+    that does not validate is shown back with the offending fields, and nothing is published."""
+    try:
+        raw = _parse_json(document)
+        published = policy_service.publish(
+            session, merchant_id=staff.merchant_id, raw=raw, actor=staff.actor, staff_id=staff.user_id
+        )
+    except InvalidInput as error:
+        problems = error.extra.get("errors") or [{"field": error.field or "policy", "message": error.detail}]
+        form = {"document": document, "errors": problems}
+        return _render(request, session, staff, policy_form=form, status_code=422)
+    flash(request, gettext(request, N_("Policy version %(version)s is published."), version=published.version))
+    return RedirectResponse(SETTINGS, status_code=303)
+
+
+def _parse_json(text: str) -> dict[str, Any]:
+    if len(text) > POLICY_MAX_LENGTH:
+        raise InvalidInput("the policy is too long", field="policy")
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidInput(
+            f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})", field="policy"
+        ) from None
+    if not isinstance(raw, dict):
+        raise InvalidInput("the policy must be a JSON object with 'defaults' and 'rules'", field="policy")
+    return raw
+
+
+def _render(
+    request: Request,
+    session: Session,
+    staff: Staff,
+    *,
+    key_form: dict[str, Any] | None = None,
+    policy_form: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    language = language_for(request)
+    merchant = merchant_service.get_merchant(session, staff.merchant_id)
+    active = policy_service.get_active(session, staff.merchant_id)
+    reasons = policy_service.list_reasons(session, staff.merchant_id)
+    reason_labels = {reason.code: reason.label_fr if language == "fr" else reason.label_en for reason in reasons}
+    translate = partial(gettext, request)
+    current = json.dumps(active.document.model_dump(mode="json", exclude_none=True), indent=2, ensure_ascii=False)
+    context = {
+        "section": "settings",
+        "keys": merchant_service.list_api_keys(session, staff.merchant_id),
+        "scopes": merchant_service.SCOPES,
+        "key_form": key_form or {"name": "", "scopes": ["read"], "error": None},
+        "policy": active,
+        "policy_defaults": policy_text.describe_defaults(
+            active.document.defaults, merchant.default_currency, language, translate
+        ),
+        "policy_rules": policy_text.describe_rules(
+            active.document, merchant.default_currency, language, translate, reason_labels
+        ),
+        "policy_form": policy_form or {"document": current, "errors": []},
+    }
+    return render(request, "backoffice/settings.html", context, staff=staff, status_code=status_code)
