@@ -74,6 +74,8 @@ class LineDecision:
     fees_waived: bool
     explanations: tuple[Explanation, ...]
     refusal: Explanation | None = None
+    review_rule_ids: tuple[str, ...] = ()
+    """The rules that asked for a manual review (a subset of those in ``explanations``)."""
 
     @property
     def is_returnable(self) -> bool:
@@ -96,6 +98,7 @@ class _Draft:
     fees_waived: bool = False
     denial: Explanation | None = None
     explanations: list[Explanation] = field(default_factory=list)
+    review_rule_ids: list[str] = field(default_factory=list)
 
 
 def evaluate_eligibility(
@@ -152,6 +155,8 @@ def _apply(draft: _Draft, rule: Rule, order: OrderFacts) -> None:
         draft.bonus_credit_percent = then.bonus_credit_percent
     draft.photos_required = draft.photos_required or bool(then.photos_required)
     draft.manual_review = draft.manual_review or bool(then.manual_review)
+    if then.manual_review:
+        draft.review_rule_ids.append(rule.id)
     draft.fees_waived = draft.fees_waived or bool(then.waive_fees)
     if then.deny and then.message is not None:
         draft.denial = Explanation(rule.id, then.message.en, then.message.fr)
@@ -181,6 +186,7 @@ def _decide(draft: _Draft, order: OrderFacts, line: LineFacts, *, today: date) -
         fees_waived=waived,
         explanations=tuple(draft.explanations),
         refusal=refusal,
+        review_rule_ids=tuple(draft.review_rule_ids),
     )
 
 

@@ -25,7 +25,7 @@ class ActivePolicy:
     created_at: Any
 
 
-_CACHE: dict[tuple[int, int], PolicyDocument] = {}
+_CACHE: dict[tuple[int, int], tuple[dict[str, Any], PolicyDocument]] = {}
 
 
 def parse_document(raw: dict[str, Any]) -> PolicyDocument:
@@ -81,14 +81,17 @@ def get_version(session: Session, merchant_id: int, version: int) -> ActivePolic
 
 
 def _document(merchant_id: int, row: Policy) -> PolicyDocument:
-    # Versions never change once written, so the parsed document can be cached by version.
+    # Versions never change once written, so the parsed document can be cached by version. The raw
+    # document is kept and compared too: ids are only unique within one database, and one process
+    # may serve several (tests and benchmarks on SQLite and PostgreSQL, a database recreated).
     key = (merchant_id, row.version)
-    document = _CACHE.get(key)
-    if document is None:
-        document = PolicyDocument.model_validate(row.document)
-        if len(_CACHE) > 1000:
-            _CACHE.clear()
-        _CACHE[key] = document
+    cached = _CACHE.get(key)
+    if cached is not None and cached[0] == row.document:
+        return cached[1]
+    document = PolicyDocument.model_validate(row.document)
+    if len(_CACHE) > 1000:
+        _CACHE.clear()
+    _CACHE[key] = (row.document, document)
     return document
 
 

@@ -108,12 +108,26 @@ def _line_facts(line: OrderLine, held: int, reason_codes: frozenset[str]) -> pol
     )
 
 
+GIFT_RESOLUTIONS = ("store_credit", "exchange")
+
+
 def request_return(
-    session: Session, merchant_id: int, data: ReturnIn, *, actor: Actor, channel: str = "api"
+    session: Session,
+    merchant_id: int,
+    data: ReturnIn,
+    *,
+    actor: Actor,
+    channel: str = "api",
+    gift_recipient_email: str | None = None,
 ) -> ReturnRequest:
     """Check every line against the policy, quote the refund and record the request. Approved at
     once when the policy allows it and nothing needs review. Refuses the whole request (nothing
-    written) if any line is refused."""
+    written) if any line is refused. A gift return (``gift_recipient_email``) never refunds the
+    buyer's payment: the recipient gets store credit or an exchange."""
+    if gift_recipient_email is not None and data.resolution not in GIFT_RESOLUTIONS:
+        raise Refused(
+            "a gift return is settled with store credit or an exchange", field="resolution", code="gift_resolution"
+        )
     order = order_service.get_order(session, merchant_id, data.order_id, lock=True)
     _check_lines(session, merchant_id, order, data.lines)
     evaluation = evaluate_order(
@@ -140,6 +154,7 @@ def request_return(
         quote=quote.as_dict(),
         refund_estimate_amount=quote.total.amount_minor,
         approved_at=clock.now() if auto_approve else None,
+        gift_recipient_email=gift_recipient_email.strip().lower() if gift_recipient_email else None,
         lines=[
             _new_line(merchant_id, item, decision, approved=auto_approve)
             for item, decision in zip(data.lines, decisions, strict=True)
@@ -147,7 +162,8 @@ def request_return(
     )
     session.add(request)
     session.flush()
-    _record(session, request, "return.requested", actor, after=_snapshot(request))
+    # The request as asked; the automatic approval is its own event, right after.
+    _record(session, request, "return.requested", actor, after={**_snapshot(request), "status": "requested"})
     if auto_approve:
         _record(
             session,
@@ -158,6 +174,18 @@ def request_return(
             after={"status": "approved", "automatic": True},
         )
     return request
+
+
+def preview_quote(session: Session, merchant_id: int, data: ReturnIn) -> return_rules.Quote:
+    """The quote ``request_return`` would record for this request, with the same checks and
+    refusals, without writing anything (the portal shows it before the customer confirms)."""
+    order = order_service.get_order(session, merchant_id, data.order_id)
+    _check_lines(session, merchant_id, order, data.lines)
+    evaluation = evaluate_order(
+        session, merchant_id, order, reasons={i.order_line_id: i.reason_code for i in data.lines}
+    )
+    decisions = [_check_against_policy(evaluation, data, index, item) for index, item in enumerate(data.lines)]
+    return _quote(evaluation, data, decisions)
 
 
 def _check_lines(session: Session, merchant_id: int, order: Order, lines: list[ReturnLineIn]) -> None:
@@ -193,7 +221,10 @@ def _check_against_policy(
     assert found is not None  # checked by _check_lines
     decision = found.decision
     field = f"lines.{index}"
-    if decision.status == "not_eligible":
+    # Every unit already held by other returns is a quantity refusal (returnable 0), the answer a
+    # request that lost the race for the last unit gets, whether one unit was left or none.
+    all_held = decision.refusal is not None and decision.refusal.rule_id == "already_returned"
+    if decision.status == "not_eligible" and not all_held:
         refusal = decision.refusal
         detail = refusal.en if refusal else "this item cannot be returned"
         raise Refused(
@@ -262,6 +293,8 @@ def _review_reasons(decisions: list[policy_rules.LineDecision]) -> list[dict[str
     for decision in decisions:
         if decision.status == "needs_review":
             for item in decision.explanations:
+                if item.rule_id not in decision.review_rule_ids:
+                    continue  # the rule fired, but it is not why a person must look
                 reasons[item.rule_id] = {"rule_id": item.rule_id, "en": item.en, "fr": item.fr}
     return list(reasons.values())
 
