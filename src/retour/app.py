@@ -6,8 +6,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
@@ -66,10 +67,24 @@ def create_app(
 
 
 def _mount_pages(app: FastAPI) -> object:
-    """The back-office (and later the portal) routers; returns their HTML error handler."""
+    """The customer portal and back-office routers; returns the HTML error handler, which gives
+    portal pages (``/s/...``) the portal's error page and the rest the back-office's."""
+    from retour.portal import views as portal
+
+    app.include_router(portal.router)
+    backoffice_error: Any = None
     try:
         from retour.backoffice.views import html_error, router
     except ImportError:  # pragma: no cover - pages not built yet
-        return None
-    app.include_router(router)
-    return html_error
+        pass
+    else:
+        app.include_router(router)
+        backoffice_error = html_error
+
+    async def pages_error(request: Request, error: Exception) -> Response:
+        if request.url.path.startswith("/s/") or backoffice_error is None:
+            return await portal.html_error(request, error)
+        response: Response = await backoffice_error(request, error)
+        return response
+
+    return pages_error

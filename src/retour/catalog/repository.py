@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from retour.models import Product, Variant
 
@@ -33,3 +33,20 @@ def variants_of_product(session: Session, merchant_id: int, product_id: int) -> 
             .order_by(Variant.id)
         )
     )
+
+
+def sibling_variants(session: Session, merchant_id: int, variant_ids: list[int]) -> dict[int, list[Variant]]:
+    """For each variant: the other variants of its product, in catalogue order."""
+    if not variant_ids:
+        return {}
+    origin = aliased(Variant)
+    rows = session.execute(
+        select(origin.id, Variant)
+        .join(Variant, (Variant.product_id == origin.product_id) & (Variant.merchant_id == origin.merchant_id))
+        .where(origin.merchant_id == merchant_id, origin.id.in_(set(variant_ids)), Variant.id != origin.id)
+        .order_by(origin.id, Variant.id)
+    )
+    siblings: dict[int, list[Variant]] = {variant_id: [] for variant_id in variant_ids}
+    for origin_id, variant in rows:
+        siblings[origin_id].append(variant)
+    return siblings

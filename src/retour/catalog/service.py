@@ -68,3 +68,8 @@ def product_out(session: Session, merchant_id: int, product: Product) -> Product
 
 def find_variants(session: Session, merchant_id: int, skus: list[str]) -> dict[str, tuple[Variant, Product]]:
     return repository.variants_by_sku(session, merchant_id, skus)
+
+
+def exchange_variants(session: Session, merchant_id: int, variant_ids: list[int]) -> dict[int, list[Variant]]:
+    """What each variant can be exchanged for: the other variants of the same product."""
+    return repository.sibling_variants(session, merchant_id, variant_ids)

@@ -413,7 +413,7 @@ def cancel_return(
     session: Session, merchant_id: int, return_id: int, *, actor: Actor, note: str | None = None
 ) -> ReturnRequest:
     """Cancel before anything was shipped back; the units become returnable again."""
-    request = get_return(session, merchant_id, return_id)
+    request = get_return(session, merchant_id, return_id, lock=True)
     if any(line.received_quantity for line in request.lines):
         raise Conflict("part of this return has already arrived", code="already_received")
     return _move(session, merchant_id, return_id, "cancel", actor, note)

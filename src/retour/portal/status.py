@@ -1,0 +1,291 @@
+"""After the return is created: its status page behind a long-lived signed link, cancelling it
+before the parcel leaves, and the shop's policy as readable text."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy.orm import Session
+
+from retour.kit import clock
+from retour.kit.actor import Actor
+from retour.kit.errors import Conflict, NotFound
+from retour.kit.money import Money
+from retour.merchant import service as merchant_service
+from retour.models import Order, ReturnRequest, Shipment
+from retour.order import service as order_service
+from retour.policy import rules as policy_rules
+from retour.policy import service as policy_service
+from retour.policy.rules import Explanation
+from retour.policy.schemas import Actions
+from retour.portal import _standin as photo_service
+from retour.portal import _standin as shipment_service
+from retour.portal.service import ReasonGroup, photo_reasons, reason_groups
+from retour.return_request import rules as return_rules
+from retour.return_request import service as return_service
+from retour.return_request.rules import Quote, QuoteLine
+from retour.return_request.schemas import ReturnOut
+
+# ---- Status page (C6) and cancellation (C8) ------------------------------------------------------
+
+_STATUS_SALT = "retour.portal.return-status"
+SHIPPED_STATUSES = frozenset({"in_transit", "delivered", "received"})
+
+
+def status_token(secret_key: str, merchant_id: int, return_id: int) -> str:
+    """The long-lived, signed key of a return's status page (the link emails carry). It binds
+    the shop and the return; it never expires, so it must never grant more than that page."""
+    return URLSafeSerializer(secret_key, salt=_STATUS_SALT).dumps([merchant_id, return_id])
+
+
+def read_status_token(secret_key: str, merchant_id: int, token: str) -> int:
+    """The return id the token was signed for, in this shop; ``NotFound`` for anything else."""
+    try:
+        payload = URLSafeSerializer(secret_key, salt=_STATUS_SALT).loads(token)
+    except BadSignature:
+        raise NotFound("no such return") from None
+    if (
+        not isinstance(payload, list)
+        or len(payload) != 2
+        or not all(isinstance(part, int) for part in payload)
+        or payload[0] != merchant_id
+    ):
+        raise NotFound("no such return")
+    return int(payload[1])
+
+
+@dataclass(frozen=True)
+class Step:
+    code: str
+    done: bool
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StatusPage:
+    request: ReturnRequest
+    described: ReturnOut
+    order: Order
+    shipment: Shipment | None
+    steps: list[Step]
+    can_cancel: bool
+    photos: int
+    quote: Quote
+    store: Any = None
+    return_address: list[str] = dataclasses.field(default_factory=list)
+
+
+def status_page(session: Session, merchant_id: int, return_id: int) -> StatusPage:
+    request = return_service.get_return(session, merchant_id, return_id)
+    described = return_service.describe_returns(session, merchant_id, [request], with_timeline=True)[0]
+    shipments = shipment_service.list_shipments(session, merchant_id, request.id)
+    shipment = shipments[-1] if shipments else None
+    events = [(event.action, event.at) for event in described.timeline or []]
+    for parcel in shipments:
+        events += [
+            (event.action, event.created_at) for event in shipment_service.timeline(session, merchant_id, parcel)
+        ]
+    order = order_service.get_order(session, merchant_id, request.order_id)
+    merchant = merchant_service.get_merchant(session, merchant_id)
+    store = None
+    if shipment is not None and shipment.store_code:
+        store = next((s for s in shipment_service.stores_for(merchant) if s.code == shipment.store_code), None)
+    return StatusPage(
+        request=request,
+        described=described,
+        order=order,
+        shipment=shipment,
+        steps=progress(request, shipment, events),
+        can_cancel=_can_cancel(request, shipments),
+        photos=len(photo_service.photos_of_return(session, merchant_id, request.id)),
+        quote=stored_quote(request.quote, request.currency),
+        store=store,
+        return_address=shipment_service.return_address_for(merchant, order.country).printable_lines()
+        if shipment is not None and shipment.method == "customer_ships"
+        else [],
+    )
+
+
+def stored_quote(raw: dict[str, Any], currency: str) -> Quote:
+    """The quote recorded on the return, back as the value the pages render."""
+
+    def money(key: str, source: dict[str, Any] = raw) -> Money:
+        return Money(int(source.get(key) or 0), currency)
+
+    lines = tuple(
+        QuoteLine(
+            int(line["order_line_id"]),
+            int(line["quantity"]),
+            money("item_amount", line),
+            money("tax_amount", line),
+            money("restocking_fee_amount", line),
+        )
+        for line in raw.get("lines", [])
+    )
+    return Quote(
+        currency,
+        str(raw.get("resolution", "")),
+        lines,
+        money("items_amount"),
+        money("tax_amount"),
+        money("restocking_fee_amount"),
+        money("return_shipping_fee_amount"),
+        money("shipping_refund_amount"),
+        money("bonus_amount"),
+        money("total_amount"),
+    )
+
+
+_STEP_EVENTS = {
+    "requested": ("return.requested",),
+    "approved": ("return.approved",),
+    "label_created": ("shipment.created", "shipment.label_created"),
+    "in_transit": ("shipment.in_transit",),
+    "received": ("shipment.received", "return.received", "receiving."),
+    "inspected": ("inspection.", "return.inspected"),
+    "settled": ("refund.succeeded", "store_credit.issued", "exchange.", "settlement.", "return.completed"),
+}
+
+
+def progress(request: ReturnRequest, shipment: Shipment | None, events: list[tuple[str, datetime]]) -> list[Step]:
+    """Where the return stands, step by step, from the timeline and the quantities. A step is
+    done when its event was recorded or when a later fact proves it (a received line was
+    necessarily in transit)."""
+    at: dict[str, datetime] = {}
+    for action, when in sorted(events, key=lambda item: clock.as_utc(item[1])):
+        for code, prefixes in _STEP_EVENTS.items():
+            if code not in at and any(action == p or (p.endswith(".") and action.startswith(p)) for p in prefixes):
+                at[code] = when
+    lines = request.lines
+    facts = {
+        "requested": True,
+        "approved": request.approved_at is not None,
+        "label_created": shipment is not None and shipment.status != "cancelled",
+        "in_transit": shipment is not None and shipment.status in SHIPPED_STATUSES,
+        "received": any(line.received_quantity for line in lines)
+        or (shipment is not None and shipment.status == "received"),
+        "inspected": any(line.accepted_quantity + line.rejected_quantity for line in lines),
+        "settled": request.status == "completed"
+        or any(line.refunded_quantity + line.exchanged_quantity for line in lines),
+    }
+    steps: list[Step] = []
+    later_done = False
+    for code in reversed(list(_STEP_EVENTS)):
+        done = later_done or facts[code] or code in at
+        later_done = later_done or (done and code not in ("label_created",))
+        steps.append(Step(code, done, at.get(code) or (request.created_at if code == "requested" else None)))
+    return list(reversed(steps))
+
+
+def _can_cancel(request: ReturnRequest, shipments: list[Shipment]) -> bool:
+    shipped = any(parcel.status in SHIPPED_STATUSES for parcel in shipments)
+    received = any(line.received_quantity for line in request.lines)
+    return "cancel" in return_rules.allowed_events(request.status) and not shipped and not received
+
+
+def cancel_return(session: Session, merchant_id: int, return_id: int, *, actor: Actor) -> ReturnRequest:
+    """Cancel on the customer's behalf while the parcel has not left; its label is voided.
+    Once the carrier has it: ``Conflict`` (``already_shipped``)."""
+    request = return_service.get_return(session, merchant_id, return_id)
+    shipments = shipment_service.list_shipments(session, merchant_id, request.id)
+    if not _can_cancel(request, shipments):
+        if any(parcel.status in SHIPPED_STATUSES for parcel in shipments) or any(
+            line.received_quantity for line in request.lines
+        ):
+            raise Conflict("the parcel is already on its way: it can no longer be cancelled", code="already_shipped")
+        raise Conflict("this return can no longer be cancelled", code="invalid_transition")
+    cancelled = return_service.cancel_return(
+        session, merchant_id, return_id, actor=actor, note="cancelled by the customer"
+    )
+    for parcel in shipments:
+        if parcel.status == "label_created":
+            shipment_service.cancel_shipment(session, merchant_id, parcel, actor=actor)
+    return cancelled
+
+
+# ---- Policy page (P8) ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PolicyText:
+    version: int
+    defaults: Explanation
+    rules: list[Explanation]
+    reasons: list[ReasonGroup]
+    photo_reasons: frozenset[str]
+
+
+def policy_text(session: Session, merchant_id: int, currency: str) -> PolicyText:
+    """The shop's active policy as sentences, in English and French: the general terms first,
+    then each rule in the order it applies. The same text the portal shows under each item."""
+    active = policy_service.get_active(session, merchant_id)
+    defaults = active.document.defaults
+    general = Actions(
+        window_days=defaults.window_days,
+        window_from=defaults.window_from,
+        resolutions=list(defaults.resolutions),
+        methods=list(defaults.methods),
+        restocking_fee_percent=defaults.restocking_fee_percent or None,
+        restocking_fee_amount=defaults.restocking_fee_amount or None,
+        return_shipping_fee_amount=defaults.return_shipping_fee_amount,
+        bonus_credit_percent=defaults.bonus_credit_percent or None,
+        photos_required=defaults.photos_required or None,
+        manual_review=not defaults.auto_approve or None,
+    )
+    en, fr = policy_rules.describe_actions(general, currency)
+    reasons = [reason for reason in policy_service.list_reasons(session, merchant_id) if reason.is_active]
+    return PolicyText(
+        version=active.version,
+        defaults=Explanation("defaults", _sentence(en), _sentence(fr)),
+        rules=[policy_rules.explain_rule(rule, currency) for rule in active.document.rules],
+        reasons=reason_groups(reasons),
+        photo_reasons=photo_reasons(active.document, reasons),
+    )
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
+
+
+def return_of_order(session: Session, merchant_id: int, return_id: int, order_id: int | None) -> ReturnRequest:
+    """A return the portal session may open: one of its own order's. Anything else: ``NotFound``."""
+    request = return_service.get_return(session, merchant_id, return_id)
+    if order_id is None or request.order_id != order_id:
+        raise NotFound("no such return")
+    return request
+
+
+def actor_for_return(session: Session, merchant_id: int, return_id: int) -> Actor:
+    """The customer, as the audit trail records them, acting through the status page."""
+    request = return_service.get_return(session, merchant_id, return_id)
+    order = order_service.get_order(session, merchant_id, request.order_id)
+    if request.gift_recipient_email:
+        return Actor("customer", None, f"{request.gift_recipient_email} (gift recipient)")
+    return Actor("customer", str(order.customer_id), order.customer_name or order.email)
+
+
+def _current_shipment(session: Session, merchant_id: int, return_id: int) -> Shipment:
+    return_service.get_return(session, merchant_id, return_id)
+    shipments = [s for s in shipment_service.list_shipments(session, merchant_id, return_id) if s.status != "cancelled"]
+    if not shipments:
+        raise NotFound("this return has no parcel yet")
+    return shipments[-1]
+
+
+def label_pdf(session: Session, merchant_id: int, return_id: int, *, storage_dir: Any) -> bytes:
+    shipment = _current_shipment(session, merchant_id, return_id)
+    return bytes(shipment_service.get_label_pdf(session, merchant_id, shipment))
+
+
+def packing_slip_pdf(session: Session, merchant_id: int, return_id: int) -> bytes:
+    request = return_service.get_return(session, merchant_id, return_id)
+    return bytes(shipment_service.render_packing_slip_pdf(session, merchant_id, request))
+
+
+def drop_off_qr_png(session: Session, merchant_id: int, return_id: int) -> bytes:
+    shipment = _current_shipment(session, merchant_id, return_id)
+    return bytes(shipment_service.drop_off_qr_png(shipment))
