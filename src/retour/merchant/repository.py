@@ -15,7 +15,9 @@ def get(session: Session, merchant_id: int) -> Merchant | None:
 
 
 def lock(session: Session, merchant_id: int) -> Merchant:
-    return session.scalars(select(Merchant).where(Merchant.id == merchant_id).with_for_update()).one()
+    # populate_existing: the session may hold the shop from an earlier read; the counter must be fresh.
+    statement = select(Merchant).where(Merchant.id == merchant_id).with_for_update()
+    return session.scalars(statement.execution_options(populate_existing=True)).one()
 
 
 def count(session: Session) -> int:

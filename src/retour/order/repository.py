@@ -13,7 +13,8 @@ def get(session: Session, merchant_id: int, order_id: int, *, lock: bool = False
         .options(selectinload(Order.lines), selectinload(Order.tenders))
     )
     if lock:
-        statement = statement.with_for_update(of=Order)
+        # Reload what the session may already hold: decide on the row as locked, not on an earlier read.
+        statement = statement.with_for_update(of=Order).execution_options(populate_existing=True)
     return session.scalars(statement).first()
 
 

@@ -50,7 +50,8 @@ def get(session: Session, merchant_id: int, return_id: int, *, lock: bool = Fals
         .options(selectinload(ReturnRequest.lines))
     )
     if lock:
-        statement = statement.with_for_update(of=ReturnRequest)
+        # Reload what the session may already hold: decide on the row as locked, not on an earlier read.
+        statement = statement.with_for_update(of=ReturnRequest).execution_options(populate_existing=True)
     return session.scalars(statement).first()
 
 
