@@ -174,7 +174,9 @@ def test_concurrent_creations_in_one_shop_get_unique_gapless_numbers(
         assert all(isinstance(result, list) for result in results), results
         # each round frees the lines again for the next one
         with unit_of_work(factory) as session:
-            for request in service.list_returns(session, merchant_id, repository.ReturnFilters(status="approved")).items:
+            for request in service.list_returns(
+                session, merchant_id, repository.ReturnFilters(status="approved")
+            ).items:
                 service.cancel_return(session, merchant_id, request.id, actor=AGENT)
     with factory() as session:
         numbers = sorted(session.scalars(select(ReturnRequest.number).where(ReturnRequest.merchant_id == merchant_id)))

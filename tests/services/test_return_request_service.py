@@ -173,7 +173,9 @@ def test_auto_approved_request_writes_return_audit_and_outbox_in_one_transaction
     shop = seed(factory)
     ring = shop.lines["ring"]
     with writer(factory) as session:
-        request = service.request_return(session, shop.merchant_id, ask(shop.order_id, (ring, 1, "too_small")), actor=AGENT)
+        request = service.request_return(
+            session, shop.merchant_id, ask(shop.order_id, (ring, 1, "too_small")), actor=AGENT
+        )
         assert (request.number, request.status, request.policy_version) == ("R-000001", "approved", 1)
         assert (request.needs_review, request.review_reasons, request.channel) == (False, [], "api")
         assert request.approved_at is not None and request.closed_at is None
@@ -370,8 +372,13 @@ def test_discounted_line_under_an_exchange_only_rule_refuses_a_refund(factory: s
     error = refused_with_nothing_written(
         factory, shop.merchant_id, ask(shop.order_id, (shop.lines["ring"], 1, "too_small")), Refused
     )
-    assert (error.code, error.detail) == ("resolution_not_allowed", "'refund' is not offered for this item; offered: exchange")
-    exchange = create(factory, shop.merchant_id, ask(shop.order_id, (shop.lines["ring"], 1, "too_small"), resolution="exchange"))
+    assert (error.code, error.detail) == (
+        "resolution_not_allowed",
+        "'refund' is not offered for this item; offered: exchange",
+    )
+    exchange = create(
+        factory, shop.merchant_id, ask(shop.order_id, (shop.lines["ring"], 1, "too_small"), resolution="exchange")
+    )
     assert exchange.status == "approved"
 
 
@@ -425,7 +432,9 @@ def test_order_not_delivered_yet_is_refused(factory: sessionmaker[Session]) -> N
         factory, shop.merchant_id, ask(shop.order_id, (shop.lines["ring"], 1, "too_small")), Refused
     )
     assert error.code == "line_not_returnable"
-    assert error.extra["reason"]["en"] == "This item has not been delivered yet: it can be returned once it has arrived."
+    assert (
+        error.extra["reason"]["en"] == "This item has not been delivered yet: it can be returned once it has arrived."
+    )
 
 
 def test_window_closed_is_refused(factory: sessionmaker[Session]) -> None:
@@ -595,7 +604,11 @@ def test_refused_transition_is_a_conflict_and_changes_nothing(
         assert snapshot(session) == before
         assert not session.dirty
     past = {"approve": "approved", "reject": "rejected", "cancel": "cancelled"}[act]
-    assert (caught.value.status, caught.value.code, caught.value.extra) == (409, "invalid_transition", {"status": status})
+    assert (caught.value.status, caught.value.code, caught.value.extra) == (
+        409,
+        "invalid_transition",
+        {"status": status},
+    )
     assert caught.value.detail == f"a return that is {status} cannot be {past}"
 
 
@@ -697,7 +710,12 @@ def test_our_mistake_waives_the_fees(factory: sessionmaker[Session]) -> None:
 def test_store_credit_earns_the_bonus(factory: sessionmaker[Session]) -> None:
     shop = seed(factory)
     publish(factory, shop.merchant_id, bonus_credit_percent="10")
-    data = ask(shop.order_id, (shop.lines["ring"], 1, "too_small"), (shop.lines["necklace"], 1, "too_small"), resolution="store_credit")
+    data = ask(
+        shop.order_id,
+        (shop.lines["ring"], 1, "too_small"),
+        (shop.lines["necklace"], 1, "too_small"),
+        resolution="store_credit",
+    )
     quote = create(factory, shop.merchant_id, data).quote
     assert (quote["items_amount"], quote["bonus_amount"], quote["total_amount"]) == (21800, 2180, 23980)
     refund = create(
@@ -758,7 +776,9 @@ def test_a_shop_never_sees_another_shops_orders_or_returns(factory: sessionmaker
     with factory() as session:
         stored = session.get(ReturnRequest, theirs.id)
         assert stored is not None and stored.status == "approved"
-        assert session.scalar(select(ReturnLine.approved_quantity).where(ReturnLine.return_request_id == theirs.id)) == 1
+        assert (
+            session.scalar(select(ReturnLine.approved_quantity).where(ReturnLine.return_request_id == theirs.id)) == 1
+        )
 
 
 def test_listing_filters_and_pages_one_shops_returns(factory: sessionmaker[Session]) -> None:

@@ -68,10 +68,12 @@ def backoff(attempts: int) -> timedelta:
 
 
 def process_one(factory: sessionmaker[Session], *, max_attempts: int = 8) -> bool:
-    """Claim the oldest due message, run its handler in the same transaction and mark it done.
-    On failure the transaction is rolled back and the attempt is recorded with a backoff.
-    Returns False when nothing was due."""
+    """Claim the oldest due message, run its handler in a savepoint of the claiming transaction and
+    mark it done. On failure only the handler's writes are rolled back: the attempt and its backoff
+    are recorded in the same transaction, while the row is still locked, so that no other worker
+    can claim the message in between. Returns False when nothing was due."""
     session = factory()
+    message: Message | None = None
     try:
         begin_write(session)
         row = _claim(session)
@@ -79,24 +81,59 @@ def process_one(factory: sessionmaker[Session], *, max_attempts: int = 8) -> boo
             session.rollback()
             return False
         message = Message(row.id, row.merchant_id, row.topic, dict(row.payload), row.attempts)
-        run = _HANDLERS.get(message.topic)
-        if run is None:
-            raise FinalError(f"no handler for topic {message.topic!r}")
-        run(session, message)
-        row.status = "done"
+        failure = _run(session, message)
+        if failure is None:
+            row.status = "done"
+            row.processed_at = clock.now()
+            row.last_error = None
+        else:
+            _log_failure(message, failure)
+            row.status = "dead" if _is_final(message, failure, max_attempts) else "pending"
+            row.last_error = _describe(failure)
+            row.available_at = clock.now() + backoff(message.attempts + 1)
         row.attempts = message.attempts + 1
-        row.processed_at = clock.now()
-        row.last_error = None
         session.commit()
         return True
     except Exception as error:
+        # The transaction itself broke (lost connection...): record the attempt apart.
         session.rollback()
-        if "message" not in locals():
+        if message is None:
             raise
         _record_failure(factory, message, error, max_attempts=max_attempts)
         return True
     finally:
         session.close()
+
+
+def _run(session: Session, message: Message) -> Exception | None:
+    """Run the handler; its writes are kept only if it succeeds. Returns what it raised."""
+    try:
+        with session.begin_nested():
+            run = _HANDLERS.get(message.topic)
+            if run is None:
+                raise FinalError(f"no handler for topic {message.topic!r}")
+            run(session, message)
+    except Exception as error:
+        return error
+    return None
+
+
+def _is_final(message: Message, error: Exception, max_attempts: int) -> bool:
+    return isinstance(error, FinalError) or message.attempts + 1 >= max_attempts
+
+
+def _describe(error: Exception) -> str:
+    return "".join(traceback.format_exception_only(type(error), error)).strip()[:4000]
+
+
+def _log_failure(message: Message, error: Exception) -> None:
+    log.warning(
+        "outbox message %s (%s) failed, attempt %s: %s",
+        message.id,
+        message.topic,
+        message.attempts + 1,
+        _describe(error),
+    )
 
 
 def _claim(session: Session) -> OutboxMessage | None:
@@ -112,19 +149,22 @@ def _claim(session: Session) -> OutboxMessage | None:
 
 
 def _record_failure(factory: sessionmaker[Session], message: Message, error: Exception, *, max_attempts: int) -> None:
+    _log_failure(message, error)
     attempts = message.attempts + 1
-    final = isinstance(error, FinalError) or attempts >= max_attempts
-    detail = "".join(traceback.format_exception_only(type(error), error)).strip()[:4000]
-    log.warning("outbox message %s (%s) failed, attempt %s: %s", message.id, message.topic, attempts, detail)
     with factory() as session:
         begin_write(session)
         session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == message.id)
+            # Unless another worker already moved it on meanwhile.
+            .where(
+                OutboxMessage.id == message.id,
+                OutboxMessage.status == "pending",
+                OutboxMessage.attempts == message.attempts,
+            )
             .values(
                 attempts=attempts,
-                status="dead" if final else "pending",
-                last_error=detail,
+                status="dead" if _is_final(message, error, max_attempts) else "pending",
+                last_error=_describe(error),
                 available_at=clock.now() + backoff(attempts),
             )
         )
@@ -140,9 +180,13 @@ def drain(factory: sessionmaker[Session], *, max_attempts: int = 8, limit: int =
 
 
 def replay(session: Session, merchant_id: int, message_id: int) -> None:
-    """Put a dead message back in the queue."""
+    """Put a dead message back in the queue (only a dead one: a done message is never sent twice)."""
     session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.merchant_id == merchant_id, OutboxMessage.id == message_id)
+        .where(
+            OutboxMessage.merchant_id == merchant_id,
+            OutboxMessage.id == message_id,
+            OutboxMessage.status == "dead",
+        )
         .values(status="pending", available_at=clock.now(), attempts=0)
     )
