@@ -1,0 +1,256 @@
+"""``retour import products|orders FILE --shop SLUG``: bring a shop's catalogue and orders in from CSV.
+
+Both files are UTF-8 (a BOM is fine), comma- or semicolon-separated, with a header line naming
+the columns (in any order; unknown columns are ignored with a warning). Lists are separated by
+``|``. Amounts are decimals in the currency (``129.00``, ``129,00`` and ``1 290.00`` are read; JPY
+has no decimals, KWD three) and are stored in minor units; more decimals than the currency has
+is refused, never rounded.
+
+**products**: one row per variant; the rows of a product share ``product_external_id``.
+
+    product_external_id, title, category, tags, sku, variant_title, price, currency, final_sale,
+    weight_grams, attributes  [, image_url, variant_external_id]
+
+``final_sale`` is yes/no, true/false, 1/0 (blank: no); ``weight_grams`` a whole number;
+``attributes`` like ``size=52|metal=or jaune``; ``currency`` blank means the shop's currency.
+
+**orders**: one row per order line; the rows of an order share ``order_external_id`` (they need
+not be next to each other).
+
+    order_external_id, order_number, email, customer_name, language, customer_tags, postal_code,
+    country, currency, placed_at, shipped_at, delivered_at, shipping, line_id, sku, title,
+    quantity, unit_price, discount, tax, tender_kind, tender_amount  [, tender_reference, order_tags]
+
+Dates are ISO 8601: ``2026-11-02`` (noon UTC that day) or ``2026-11-02T14:30:00+01:00`` (no offset:
+UTC). ``unit_price`` is the price of one unit tax included; ``discount`` is the line's share of
+every discount (for the whole line); ``tax`` the tax included in what was paid. A row with
+``tender_kind`` (card, gift_card, store_credit, other) and ``tender_amount`` adds a payment to its
+order. Order columns (number, customer, dates, shipping...) may be left blank on the other rows of
+the same order; when given they must agree.
+
+Each product or order goes through the same schema and service as the API
+(``ProductIn``/``catalog_service.upsert_product``, ``OrderIn``/``order_service.upsert_order``),
+in its own savepoint: a bad row is reported with its line number and column and its whole
+product or order is left out (never half an order); everything else is imported. Importing the
+same file again updates what is there and creates nothing twice.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal, TextIO, cast
+
+from pydantic import BaseModel
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from retour.catalog import service as catalog_service
+from retour.catalog.schemas import ProductIn
+from retour.importer.rows import (
+    ORDER_COLUMNS,
+    ORDER_OPTIONAL,
+    PRODUCT_COLUMNS,
+    PRODUCT_OPTIONAL,
+    Defaults,
+    GroupRefused,
+    Row,
+    RowError,
+    build_order,
+    build_product,
+)
+from retour.kit import clock
+from retour.kit.db import unit_of_work
+from retour.kit.errors import NotFound, RetourError
+from retour.merchant import service as merchant_service
+from retour.order import service as order_service
+from retour.order.schemas import OrderIn
+
+Kind = Literal["products", "orders"]
+BATCH = 200
+"""Products or orders per transaction (each in its own savepoint inside it)."""
+_KEYS = {"products": "product_external_id", "orders": "order_external_id"}
+_COLUMNS = {"products": (PRODUCT_COLUMNS, PRODUCT_OPTIONAL), "orders": (ORDER_COLUMNS, ORDER_OPTIONAL)}
+_SERVICE_FIELDS = {"number": "order_number", "variants.sku": "sku", "lines": "line_id", "slug": "shop"}
+
+__all__ = ["ImportReport", "RowError", "import_rows", "read_rows", "run"]
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    created: int = 0
+    updated: int = 0
+    failed: int = 0
+    """Products or orders left out (plus rows that belong to none)."""
+    errors: list[RowError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class FileRefused(Exception):
+    """The file as a whole cannot be read (missing columns, not CSV)."""
+
+
+def run(factory: sessionmaker[Session], *, kind: str, path: Path, shop: str, console: Console) -> ImportReport:
+    """Import the file into the shop, with a progress bar and a summary; the report lists every error."""
+    report = ImportReport(kind)
+    try:
+        if kind not in _KEYS:
+            raise FileRefused("kind must be 'products' or 'orders'")
+        checked = cast(Kind, kind)
+        rows, report.warnings = read_rows(path, kind=checked)
+        with unit_of_work(factory, write=False) as session:
+            merchant = merchant_service.get_merchant_by_slug(session, shop)
+            defaults = Defaults(merchant.default_currency, merchant.default_language)
+            merchant_id = merchant.id
+    except FileRefused as refused:
+        report.errors.append(RowError(1, "file", str(refused)))
+    except NotFound:
+        report.errors.append(RowError(0, "shop", f"no shop with slug '{shop}'"))
+    else:
+        for warning in report.warnings:
+            console.print(f"[yellow]warning[/yellow]: {warning}")
+        groups = group_rows(rows, kind=checked, report=report)
+        with _progress(console) as progress:
+            task = progress.add_task(kind, total=len(groups))
+            import_rows(
+                factory,
+                kind=checked,
+                groups=groups,
+                merchant_id=merchant_id,
+                defaults=defaults,
+                report=report,
+                advance=lambda: progress.advance(task),
+            )
+    _print_summary(console, report)
+    return report
+
+
+def read_rows(path: Path, *, kind: Kind) -> tuple[list[Row], list[str]]:
+    """Every data row with its line number; refuses a file that lacks a required column."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as file:
+            return _read(file, kind)
+    except UnicodeDecodeError:
+        raise FileRefused("the file is not UTF-8 text") from None
+    except csv.Error as error:
+        raise FileRefused(f"not a CSV file we can read: {error}") from None
+
+
+def _read(file: TextIO, kind: Kind) -> tuple[list[Row], list[str]]:
+    first_line = file.readline()
+    file.seek(0)
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    reader = csv.DictReader(file, delimiter=delimiter)
+    header = [name.strip() for name in reader.fieldnames or []]
+    reader.fieldnames = header
+    required, optional = _COLUMNS[kind]
+    missing = [column for column in required if column not in header]
+    if missing:
+        raise FileRefused(f"missing column(s): {', '.join(missing)}")
+    unknown = [column for column in header if column and column not in required and column not in optional]
+    warnings = [f"column(s) ignored: {', '.join(unknown)}"] if unknown else []
+    rows: list[Row] = []
+    line = reader.line_num
+    for values in reader:
+        if any((value or "").strip() for key, value in values.items() if key is not None and isinstance(value, str)):
+            rows.append(Row(line + 1, {key: value for key, value in values.items() if isinstance(value, str)}))
+        line = reader.line_num
+    return rows, warnings
+
+
+def group_rows(rows: list[Row], *, kind: Kind, report: ImportReport) -> list[tuple[str, list[Row]]]:
+    """The rows of each product or order, in the order they first appear."""
+    key_column = _KEYS[kind]
+    groups: dict[str, list[Row]] = {}
+    for row in rows:
+        key = row.get(key_column)
+        if not key:
+            report.errors.append(RowError(row.line, key_column, "missing: every row needs one"))
+            report.failed += 1
+            continue
+        groups.setdefault(key, []).append(row)
+    return list(groups.items())
+
+
+def import_rows(
+    factory: sessionmaker[Session],
+    *,
+    kind: Kind,
+    groups: list[tuple[str, list[Row]]],
+    merchant_id: int,
+    defaults: Defaults,
+    report: ImportReport,
+    advance: Callable[[], None] = lambda: None,
+) -> None:
+    """Validate and upsert each group in its own savepoint, ``BATCH`` groups per transaction."""
+    build = build_product if kind == "products" else build_order
+    started = clock.now()
+    for batch in _batches(groups):
+        with unit_of_work(factory) as session:
+            for key, rows in batch:
+                try:
+                    data = build(key, rows, defaults)
+                    with session.begin_nested():
+                        created = _upsert(session, merchant_id, data, started=started)
+                except GroupRefused as refused:
+                    report.errors.extend(refused.errors)
+                    report.failed += 1
+                except (RetourError, IntegrityError) as error:
+                    report.errors.append(_service_error(error, rows))
+                    report.failed += 1
+                else:
+                    report.created += created
+                    report.updated += not created
+                advance()
+
+
+def _upsert(session: Session, merchant_id: int, data: BaseModel, *, started: datetime) -> bool:
+    """Whether the product or order was created (rather than updated)."""
+    if isinstance(data, OrderIn):
+        return order_service.upsert_order(session, merchant_id, data)[1]
+    assert isinstance(data, ProductIn)
+    product = catalog_service.upsert_product(session, merchant_id, data)
+    return clock.as_utc(product.created_at) >= started
+
+
+def _service_error(error: RetourError | IntegrityError, rows: list[Row]) -> RowError:
+    if isinstance(error, IntegrityError):
+        return RowError(rows[0].line, "row", "conflicts with data already in the shop")
+    column = _SERVICE_FIELDS.get(error.field or "", error.field or "row")
+    line = next((row.line for row in rows if row.get(column)), rows[0].line)
+    return RowError(line, column, error.detail)
+
+
+def _batches(groups: list[tuple[str, list[Row]]]) -> Iterator[list[tuple[str, list[Row]]]]:
+    for start in range(0, len(groups), BATCH):
+        yield groups[start : start + BATCH]
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
+
+
+def _print_summary(console: Console, report: ImportReport) -> None:
+    for error in report.errors:
+        if error.line == 0:  # not about a row: the shop
+            console.print(f"[red]error[/red] ({error.field}): {error.message}")
+    rows = sorted((error for error in report.errors if error.line > 0), key=lambda item: item.line)
+    if rows:
+        table = Table("line", "column", "reason", title="Not imported", title_justify="left")
+        for error in rows:
+            table.add_row(str(error.line), error.field, error.message)
+        console.print(table)
+    colour = "red" if report.errors else "green"
+    console.print(
+        f"[{colour}]{report.kind}[/{colour}]: {report.created} imported, {report.updated} updated, "
+        f"{report.failed} failed"
+    )
