@@ -62,6 +62,8 @@ def describe_rules(
         # explain_rule starts with the rule's name; the page shows the name apart.
         for prefix in (f"{name} : ", f"{name}: "):
             effect = effect.removeprefix(prefix)
+        if language == "fr":  # French typography: a space before the semicolon
+            effect = effect.replace("; ", " ; ")
         described.append(
             RuleText(
                 id=rule.id,
