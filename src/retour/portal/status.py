@@ -16,12 +16,12 @@ from retour.kit.actor import Actor
 from retour.kit.errors import Conflict, NotFound
 from retour.kit.money import Money
 from retour.merchant import service as merchant_service
-from retour.models import Order, ReturnRequest, Shipment
+from retour.models import Order, Reason, ReturnRequest, Shipment
 from retour.order import service as order_service
 from retour.policy import rules as policy_rules
 from retour.policy import service as policy_service
 from retour.policy.rules import Explanation
-from retour.policy.schemas import Actions
+from retour.policy.schemas import Actions, Conditions
 from retour.portal import _standin as photo_service
 from retour.portal import _standin as shipment_service
 from retour.portal.service import ReasonGroup, photo_reasons, reason_groups
@@ -211,10 +211,17 @@ def cancel_return(session: Session, merchant_id: int, return_id: int, *, actor: 
 
 
 @dataclass(frozen=True)
+class RuleText:
+    text: Explanation
+    when: Explanation | None
+    """When the rule applies, if it has conditions."""
+
+
+@dataclass(frozen=True)
 class PolicyText:
     version: int
     defaults: Explanation
-    rules: list[Explanation]
+    rules: list[RuleText]
     reasons: list[ReasonGroup]
     photo_reasons: frozenset[str]
 
@@ -241,10 +248,74 @@ def policy_text(session: Session, merchant_id: int, currency: str) -> PolicyText
     return PolicyText(
         version=active.version,
         defaults=Explanation("defaults", _sentence(en), _sentence(fr)),
-        rules=[policy_rules.explain_rule(rule, currency) for rule in active.document.rules],
+        rules=[
+            RuleText(policy_rules.explain_rule(rule, currency), describe_conditions(rule.when, reasons, currency))
+            for rule in active.document.rules
+        ],
         reasons=reason_groups(reasons),
         photo_reasons=photo_reasons(active.document, reasons),
     )
+
+
+def describe_conditions(when: Conditions, reasons: list[Reason], currency: str) -> Explanation | None:
+    """When a rule applies, in words a customer understands (reasons by their label)."""
+    labels = {reason.code: (reason.label_en, reason.label_fr) for reason in reasons}
+    en: list[str] = []
+    fr: list[str] = []
+
+    def add(english: str, french: str) -> None:
+        en.append(english)
+        fr.append(french)
+
+    if when.reasons:
+        names = [labels.get(code, (code, code)) for code in when.reasons]
+        add("reason: " + ", ".join(n[0] for n in names), "motif : " + ", ".join(n[1] for n in names))
+    if when.categories:
+        add("categories: " + ", ".join(when.categories), "catégories : " + ", ".join(when.categories))
+    if when.tags_any:
+        add("products tagged " + ", ".join(when.tags_any), "produits marqués " + ", ".join(when.tags_any))
+    if when.is_final_sale is not None:
+        add(
+            *(
+                ("final-sale items", "articles en vente définitive")
+                if when.is_final_sale
+                else ("regular items", "articles hors vente définitive")
+            )
+        )
+    if when.is_discounted is not None:
+        add(
+            *(
+                ("items bought on sale", "articles achetés en promotion")
+                if when.is_discounted
+                else ("full-price items", "articles à prix plein")
+            )
+        )
+    if when.unit_price_gte is not None:
+        amount = Money(when.unit_price_gte, currency)
+        add(f"items from {amount.format('en')}", f"articles à partir de {amount.format('fr')}")
+    if when.unit_price_lt is not None:
+        amount = Money(when.unit_price_lt, currency)
+        add(f"items under {amount.format('en')}", f"articles de moins de {amount.format('fr')}")
+    if when.customer_tags_any:
+        add("customers " + ", ".join(when.customer_tags_any), "clients " + ", ".join(when.customer_tags_any))
+    if when.countries:
+        add("delivered to " + ", ".join(when.countries), "livrés en " + ", ".join(when.countries))
+    if when.order_placed_between_month_days is not None:
+        start, end = when.order_placed_between_month_days
+        add(
+            f"orders placed between {start} and {end} (month-day)",
+            f"commandes passées entre le {start} et le {end} (mois-jour)",
+        )
+    if when.days_since_delivery_gt is not None:
+        add(
+            f"more than {when.days_since_delivery_gt} days after delivery",
+            f"plus de {when.days_since_delivery_gt} jours après la livraison",
+        )
+    if when.earlier_returns_gte is not None:
+        add(f"from the {when.earlier_returns_gte + 1}th return", f"à partir du {when.earlier_returns_gte + 1}e retour")
+    if not en:
+        return None
+    return Explanation("when", "Applies to " + "; ".join(en) + ".", "S'applique aux " + " ; ".join(fr) + ".")
 
 
 def _sentence(text: str) -> str:
