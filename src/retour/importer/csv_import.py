@@ -67,7 +67,7 @@ from retour.importer.rows import (
 )
 from retour.kit import clock
 from retour.kit.db import unit_of_work
-from retour.kit.errors import NotFound, RetourError
+from retour.kit.errors import Conflict, NotFound, RetourError
 from retour.merchant import service as merchant_service
 from retour.order import service as order_service
 from retour.order.schemas import OrderIn
@@ -222,10 +222,20 @@ def _upsert(session: Session, merchant_id: int, data: BaseModel, *, started: dat
 
 def _service_error(error: RetourError | IntegrityError, rows: list[Row]) -> RowError:
     if isinstance(error, IntegrityError):
-        return RowError(rows[0].line, "row", "conflicts with data already in the shop")
+        error = _unique_violation(error)
     column = _SERVICE_FIELDS.get(error.field or "", error.field or "row")
     line = next((row.line for row in rows if row.get(column)), rows[0].line)
     return RowError(line, column, error.detail)
+
+
+def _unique_violation(error: IntegrityError) -> RetourError:
+    """A uniqueness the database enforced before the service could say which (autoflush)."""
+    text = str(error.orig).lower()
+    if "number" in text:
+        return Conflict("another order already has this number", field="number")
+    if "sku" in text:
+        return Conflict("another product already has this SKU", field="variants.sku")
+    return Conflict("conflicts with data already in the shop")
 
 
 def _batches(groups: list[tuple[str, list[Row]]]) -> Iterator[list[tuple[str, list[Row]]]]:

@@ -324,9 +324,13 @@ def _validate(
         model = schema.model_validate(raw)
     except ValidationError as error:
         reported = {(item.line, item.field) for item in errors}
+        unread_lines = {item.line for item in errors}
         for item in error.errors():
-            mapped = _locate(item, row_lists, columns, header_lines)
-            if (mapped.line, mapped.field) not in reported:
+            mapped, across_fields = _locate(item, row_lists, columns, header_lines)
+            # An unreadable cell was left out or set to 0: say so once, not again as "required"
+            # or as "the discount exceeds the price".
+            derived = item["type"] == "missing" or (across_fields and mapped.line in unread_lines)
+            if not derived and (mapped.line, mapped.field) not in reported:
                 errors.append(mapped)
                 reported.add((mapped.line, mapped.field))
     if errors:
@@ -336,14 +340,16 @@ def _validate(
 
 def _locate(
     item: Any, row_lists: dict[str, list[Row]], columns: dict[str, str], header_lines: dict[str, int]
-) -> RowError:
+) -> tuple[RowError, bool]:
+    """The CSV line and column of a schema complaint, and whether it is a check across fields."""
     location = list(item["loc"])
     line: int | None = None
     if len(location) >= 2 and isinstance(location[1], int) and location[0] in row_lists:
         line = row_lists[str(location[0])][location[1]].line
     name = ".".join(part for part in location if isinstance(part, str))
     message = str(item["msg"]).removeprefix("Value error, ")
-    if name in columns and name not in row_lists:
+    across_fields = not (name in columns and name not in row_lists)
+    if not across_fields:
         column = columns[name]
         if item["type"] == "string_pattern_mismatch":
             message = f"'{item['input']}' is not a valid {column.replace('_', ' ')}"
@@ -358,4 +364,4 @@ def _locate(
                 message = re.sub(rf"\b{re.escape(leaf)}\b", replacement, message)
     if line is None:
         line = header_lines.get(column, min(header_lines.values()))
-    return RowError(line, column, message)
+    return RowError(line, column, message), across_fields
