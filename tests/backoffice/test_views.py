@@ -82,6 +82,13 @@ def test_wrong_credentials_get_one_generic_message_and_no_session(
     assert client.get("/backoffice/returns", follow_redirects=False).status_code == 303
 
 
+def test_an_over_long_email_is_just_a_wrong_login(client: TestClient) -> None:
+    response = login(client, "x" * 5000 + "@maison.test")
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("text/html")
+    assert "E-mail ou mot de passe incorrect." in response.text
+
+
 def test_login_is_refused_without_the_csrf_token(client: TestClient, factory: Factory, shop: dict[str, Any]) -> None:
     email = add_staff(factory, int(shop["id"]), "admin")
     client.get("/backoffice/login")
@@ -318,6 +325,17 @@ def test_a_key_needs_a_scope(admin: TestClient, factory: Factory, shop: dict[str
     response = post_form(admin, "/backoffice/settings/api-keys", {"name": "Sans droit"}, page="/backoffice/settings")
     assert response.status_code == 422
     assert "Choisissez au moins un droit." in response.text
+    with unit_of_work(factory, write=False) as session:
+        assert [k.name for k in merchant_service.list_api_keys(session, int(shop["id"]))] == ["tests"]
+
+
+def test_a_key_name_of_more_than_200_characters_is_refused_on_the_page(
+    admin: TestClient, factory: Factory, shop: dict[str, Any]
+) -> None:
+    data = {"name": "k" * 201, "scopes": ["read"]}
+    response = post_form(admin, "/backoffice/settings/api-keys", data, page="/backoffice/settings")
+    assert response.status_code == 422
+    assert "Le nom est trop long (200 caractères au plus)." in response.text
     with unit_of_work(factory, write=False) as session:
         assert [k.name for k in merchant_service.list_api_keys(session, int(shop["id"]))] == ["tests"]
 

@@ -12,7 +12,8 @@ from retour.backoffice.deps import PERMISSIONS, Staff, signed_in
 from retour.kit import i18n
 from retour.kit.web import Pages
 
-PAGES = Pages()
+AREA = "backoffice"
+PAGES = Pages(area=AREA)
 LANGUAGE_SESSION_KEY = "lang"
 FLASH_SESSION_KEY = "flash"
 
@@ -88,7 +89,7 @@ def language_for(request: Request) -> str:
 
 def gettext(request: Request, message: str, **variables: Any) -> str:
     """``message`` in the page language, formatted like ``_()`` in templates."""
-    text = i18n.gettext(language_for(request), message)
+    text = i18n.gettext(language_for(request), message, AREA)
     return text % variables if variables else text
 
 

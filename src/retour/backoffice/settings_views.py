@@ -22,6 +22,7 @@ from retour.policy import service as policy_service
 router = APIRouter()
 SETTINGS = "/backoffice/settings"
 POLICY_MAX_LENGTH = 200_000
+KEY_NAME_MAX_LENGTH = 200
 
 
 @router.get("/settings")
@@ -35,11 +36,15 @@ def create_api_key(
     session: DbSession,
     staff: SettingsAdmin,
     _csrf: CsrfChecked,
-    name: Annotated[str, Form(max_length=200)] = "",
+    name: Annotated[str, Form()] = "",
     scopes: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     """The full key is in this one response and nowhere else (only its hash is stored)."""
     try:
+        if len(name.strip()) > KEY_NAME_MAX_LENGTH:
+            raise InvalidInput(
+                f"the name is too long ({KEY_NAME_MAX_LENGTH} characters at most)", field="name", code="name_too_long"
+            )
         issued = merchant_service.create_api_key(
             session,
             merchant_id=staff.merchant_id,
@@ -57,6 +62,8 @@ def create_api_key(
 def _key_error(request: Request, error: InvalidInput) -> str:
     if error.field == "scopes":
         return gettext(request, N_("Choose at least one scope."))
+    if error.code == "name_too_long":
+        return gettext(request, N_("The name is too long (200 characters at most)."))
     if error.field == "name":
         return gettext(request, N_("Give the key a name."))
     return gettext(request, error.detail)

@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from retour.backoffice import return_views, settings_views
 from retour.backoffice.deps import CsrfChecked, DbSession, remember_login, signed_in, staff_from_session
-from retour.backoffice.pages import LABELS, N_, flash, gettext, language_for, render
+from retour.backoffice.pages import AREA, LABELS, N_, flash, gettext, language_for, render
 from retour.kit import i18n
 from retour.kit.errors import RetourError, Unauthorized
 from retour.kit.web import csrf_token
@@ -47,13 +47,15 @@ def login(
     request: Request,
     session: DbSession,
     _csrf: CsrfChecked,
-    email: Annotated[str, Form(max_length=320)] = "",
-    password: Annotated[str, Form(max_length=1000)] = "",
-    shop: Annotated[str, Form(max_length=64)] = "",
-    next: Annotated[str, Form(max_length=500)] = "",
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    shop: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
 ) -> Response:
     """Sign in. Unknown email and wrong password get the same answer; the session (and its CSRF
     token) is started afresh so that nothing planted before the login survives it."""
+    # Over-long fields cannot match an account; cut them so that they cost no more than a wrong one.
+    email, password, shop, next = email[:320], password[:1000], shop[:64], next[:500]
     try:
         staff_login = merchant_service.authenticate_staff(
             session, email=email, password=password, merchant_slug=shop.strip().lower() or None
@@ -149,7 +151,7 @@ def _message(request: Request, code: str, detail: str, error: Exception) -> str:
     if code in _MESSAGES:
         return gettext(request, _MESSAGES[code])
     # Services speak English; a message with a French translation in the catalogs gets it.
-    return i18n.gettext(language_for(request), detail)
+    return i18n.gettext(language_for(request), detail, AREA)
 
 
 def _back_url(path: str) -> str:

@@ -29,12 +29,13 @@ class _Translations(_gettext.NullTranslations):
 
 
 @lru_cache
-def translations(language: str) -> _gettext.NullTranslations:
-    """Every ``*.po`` file of the language (``backoffice.po``, ``portal.po``...) merged."""
+def translations(language: str, area: str | None = None) -> _gettext.NullTranslations:
+    """Every ``*.po`` file of the language (``backoffice.po``, ``portal.po``...) merged. When two
+    areas translate the same English text differently, the ``area`` asking wins on its own pages."""
     messages: dict[str, str] = {}
     folder = LOCALE_DIR / language / "LC_MESSAGES"
     if language in LANGUAGES and folder.is_dir():
-        for path in sorted(folder.glob("*.po")):
+        for path in sorted(folder.glob("*.po"), key=lambda path: (path.stem == area, path.name)):
             with path.open("rb") as handle:
                 catalog = read_po(handle, locale=language)
             messages.update(
@@ -43,8 +44,8 @@ def translations(language: str) -> _gettext.NullTranslations:
     return _Translations(messages)
 
 
-def gettext(language: str, message: str) -> str:
-    return translations(normalize(language)).gettext(message)
+def gettext(language: str, message: str, area: str | None = None) -> str:
+    return translations(normalize(language), area).gettext(message)
 
 
 def normalize(language: str | None) -> str:

@@ -41,8 +41,9 @@ class Pages:
     """One Jinja environment per language (translations are bound to an environment, and
     requests in different languages run concurrently)."""
 
-    def __init__(self, directory: Path = TEMPLATES_DIR) -> None:
-        self._by_language = {language: _templates(directory, language) for language in i18n.LANGUAGES}
+    def __init__(self, directory: Path = TEMPLATES_DIR, *, area: str | None = None) -> None:
+        """``area`` (``"backoffice"``, ``"portal"``): whose catalog wins when two translate alike."""
+        self._by_language = {language: _templates(directory, language, area) for language in i18n.LANGUAGES}
 
     def render(
         self, request: Request, name: str, context: dict[str, Any], *, language: str, status_code: int = 200
@@ -53,11 +54,11 @@ class Pages:
         return self._by_language[language].TemplateResponse(request, name, context, status_code=status_code)
 
 
-def _templates(directory: Path, language: str) -> Jinja2Templates:
+def _templates(directory: Path, language: str, area: str | None = None) -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(directory)), autoescape=True, extensions=["jinja2.ext.i18n"]
     )
-    env.install_gettext_translations(i18n.translations(language), newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_translations(i18n.translations(language, area), newstyle=True)  # type: ignore[attr-defined]
     env.filters["money"] = _money
     env.filters["date"] = _date
     env.globals["LANGUAGES"] = i18n.LANGUAGES
