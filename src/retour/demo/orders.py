@@ -43,7 +43,7 @@ def build_orders(catalog: list[ProductIn], *, count: int, now: datetime, seed: i
     rng = random.Random(seed)
     picker = _Picker(catalog, rng)
     customers = build_customers(rng, max(10, int(count * 0.7)))
-    vip_orders = min(len(_VIP_DAYS_AGO), max(3, count // 250))
+    vip_orders = min(len(_VIP_DAYS_AGO), max(3, count // 250), count)
     placements = _placements(rng, count - vip_orders, now)
     orders: list[tuple[datetime, DemoCustomer, bool]] = [(at, rng.choice(customers), False) for at in placements]
     for days_ago in _VIP_DAYS_AGO[:vip_orders]:
@@ -64,7 +64,7 @@ def _placements(rng: random.Random, count: int, now: datetime) -> list[datetime]
     for days_ago in range(WINDOW_DAYS):
         day = (now - timedelta(days=days_ago)).date()
         weights.append(2.5 if start <= day <= end else 1.0 + 0.3 * (WINDOW_DAYS - days_ago) / WINDOW_DAYS)
-    extra = 0 if overlaps else max(3, count // 25)
+    extra = 0 if overlaps else min(max(3, count // 25), count)
     placed = [
         now - timedelta(days=days_ago, seconds=rng.randrange(86_400))
         for days_ago in rng.choices(range(WINDOW_DAYS), weights=weights, k=count - extra)

@@ -28,6 +28,8 @@ def amount(text: str, currency_code: str) -> int:
     """``129.00`` (or ``129,00``, ``1 290.50``) in minor units of the currency: 12900 for EUR,
     129 for JPY, 129000 for KWD. More decimals than the currency has is refused, never rounded."""
     cleaned = text.strip()
+    if not cleaned:
+        raise FieldError("missing")
     for space in _SPACES:
         cleaned = cleaned.replace(space, "")
     if "," in cleaned and "." not in cleaned:
@@ -49,6 +51,8 @@ def optional_amount(text: str, currency_code: str) -> int:
 
 
 def whole_number(text: str) -> int:
+    if not text.strip():
+        raise FieldError("missing")
     try:
         return int(text.strip())
     except ValueError:
@@ -68,6 +72,8 @@ def moment(text: str) -> datetime:
     """An ISO 8601 date or date-time. A bare date means noon UTC that day (so that it stays the
     same day in every European time zone); a date-time without an offset is taken as UTC."""
     value = text.strip()
+    if not value:
+        raise FieldError("missing")
     try:
         if len(value) == 10:
             return datetime.combine(date.fromisoformat(value), time(12), tzinfo=UTC)
