@@ -16,6 +16,8 @@ RETURN_TOPICS = (
     "return.in_progress",
     "return.completed",
     "return.expired",
+    "return.received",
+    "return.inspected",
 )
 
 

@@ -199,7 +199,11 @@ def test_a_failed_authenticity_check_rejects_before_the_weight() -> None:
 def test_a_loose_clasp_is_a_finding_not_a_rejection() -> None:
     result = inspect("rings", {**JEWELRY_OK, "clasp": False}, grade="lightly_damaged", measured="3", expected="3")
     assert result.accepted
-    assert result.findings == (rules.Finding("clasp", "Clasp closes and holds", "Le fermoir ferme et tient", False),)
+    assert result.findings == (
+        rules.Finding(
+            "clasp", "Not in order: Clasp closes and holds", "Non conforme : Le fermoir ferme et tient", False
+        ),
+    )
 
 
 def test_worn_apparel_is_rejected_with_the_reason_for_the_customer() -> None:

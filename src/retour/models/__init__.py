@@ -3,12 +3,15 @@
 from retour.models.audit import AuditEvent, IdempotencyRecord, OutboxMessage
 from retour.models.base import Base
 from retour.models.catalog import Product, Variant
+from retour.models.inventory import InventoryMovement
 from retour.models.merchant import ApiKey, Merchant, StaffUser
 from retour.models.order import Customer, Order, OrderLine, Tender
 from retour.models.policy import Policy, Reason
 from retour.models.portal import PortalLookupFailure, PortalSession
+from retour.models.resale import ResaleListing
 from retour.models.return_request import OPEN_STATUSES, ReturnLine, ReturnRequest
 from retour.models.shipment import ReturnPhoto, Shipment
+from retour.models.warehouse import InspectionChecklist, InspectionUnit, Receipt, ReceiptLine, StockLocation
 
 __all__ = [
     "OPEN_STATUSES",
@@ -17,6 +20,9 @@ __all__ = [
     "Base",
     "Customer",
     "IdempotencyRecord",
+    "InspectionChecklist",
+    "InspectionUnit",
+    "InventoryMovement",
     "Merchant",
     "Order",
     "OrderLine",
@@ -26,11 +32,15 @@ __all__ = [
     "PortalSession",
     "Product",
     "Reason",
+    "Receipt",
+    "ReceiptLine",
+    "ResaleListing",
     "ReturnLine",
     "ReturnPhoto",
     "ReturnRequest",
     "Shipment",
     "StaffUser",
+    "StockLocation",
     "Tender",
     "Variant",
 ]

@@ -425,7 +425,12 @@ def evaluate_inspection(
     _check_answers(checklist, answers)
     weight, notes = _weigh(checklist, measured_weight_grams, expected_weight_grams, tolerance)
     findings = [
-        Finding(item.code, item.rejection_en or item.en, item.rejection_fr or item.fr, item.failure == "reject")
+        Finding(
+            item.code,
+            item.rejection_en or f"Not in order: {item.en}",
+            item.rejection_fr or f"Non conforme : {item.fr}",
+            item.failure == "reject",
+        )
         for item in checklist.items
         if item.kind == "check" and answers[item.code] != item.passing
     ]

@@ -419,6 +419,17 @@ def cancel_return(
     return _move(session, merchant_id, return_id, "cancel", actor, note)
 
 
+def start_return(session: Session, merchant_id: int, return_id: int, *, actor: Actor) -> ReturnRequest:
+    """The first parcel arrived at the warehouse: ``approved -> in_progress`` (called by receiving)."""
+    return _move(session, merchant_id, return_id, "start", actor, None)
+
+
+def complete_return(session: Session, merchant_id: int, return_id: int, *, actor: Actor) -> ReturnRequest:
+    """Every unit arrived, was inspected and has its final disposition: ``in_progress -> completed``
+    (called by receiving). Settling the money is separate."""
+    return _move(session, merchant_id, return_id, "complete", actor, None)
+
+
 def get_return(session: Session, merchant_id: int, return_id: int, *, lock: bool = False) -> ReturnRequest:
     request = repository.get(session, merchant_id, return_id, lock=lock)
     if request is None:
