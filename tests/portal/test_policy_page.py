@@ -21,14 +21,14 @@ def test_policy_page_in_both_languages(client: TestClient, portal_shop: dict[str
     assert "offered: refund to the original payment, store credit or exchange" in english.text
     assert "Final sale: Final-sale items (such as engraved or personalised pieces) cannot be returned." in english.text
     assert "Our mistake: photos required; no fees." in english.text
-    assert "Applies to reason: Arrived damaged, Defective, Wrong item sent." in english.text
+    assert "When: reason: Arrived damaged, Defective or Wrong item sent." in english.text
     assert "Arrived damaged (photos needed)" in english.text
     french = client.get(f"/s/{portal_shop['slug']}/policy?lang=fr")
     assert '<html lang="fr">' in french.text
     assert "Retour possible pendant 30 jours après la livraison" in french.text
     assert "Vente définitive : Les articles en vente définitive" in french.text
     assert "Notre erreur : photos obligatoires" in french.text
-    assert "S'applique aux motif : Arrivé endommagé, Défectueux, Mauvais article reçu." in french.text
+    assert "Quand : motif : Arrivé endommagé, Défectueux ou Mauvais article reçu." in french.text
     # The choice sticks, whatever the browser says.
     again = client.get(f"/s/{portal_shop['slug']}/policy", headers={"Accept-Language": "en"})
     assert '<html lang="fr">' in again.text

@@ -172,12 +172,15 @@ def progress(request: ReturnRequest, shipment: Shipment | None, events: list[tup
         "settled": request.status == "completed"
         or any(line.refunded_quantity + line.exchanged_quantity for line in lines),
     }
+    known = {"requested": request.created_at, "approved": request.approved_at}
+    if shipment is not None:
+        known["label_created"] = shipment.created_at
     steps: list[Step] = []
     later_done = False
     for code in reversed(list(_STEP_EVENTS)):
         done = later_done or facts[code] or code in at
         later_done = later_done or (done and code not in ("label_created",))
-        steps.append(Step(code, done, at.get(code) or (request.created_at if code == "requested" else None)))
+        steps.append(Step(code, done, at.get(code) or known.get(code)))
     return list(reversed(steps))
 
 
@@ -269,7 +272,7 @@ def describe_conditions(when: Conditions, reasons: list[Reason], currency: str) 
 
     if when.reasons:
         names = [labels.get(code, (code, code)) for code in when.reasons]
-        add("reason: " + ", ".join(n[0] for n in names), "motif : " + ", ".join(n[1] for n in names))
+        add("reason: " + _either([n[0] for n in names], "or"), "motif : " + _either([n[1] for n in names], "ou"))
     if when.categories:
         add("categories: " + ", ".join(when.categories), "catégories : " + ", ".join(when.categories))
     if when.tags_any:
@@ -315,7 +318,11 @@ def describe_conditions(when: Conditions, reasons: list[Reason], currency: str) 
         add(f"from the {when.earlier_returns_gte + 1}th return", f"à partir du {when.earlier_returns_gte + 1}e retour")
     if not en:
         return None
-    return Explanation("when", "Applies to " + "; ".join(en) + ".", "S'applique aux " + " ; ".join(fr) + ".")
+    return Explanation("when", "When: " + "; ".join(en) + ".", "Quand : " + " ; ".join(fr) + ".")
+
+
+def _either(items: list[str], conjunction: str) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {conjunction} " + items[-1]
 
 
 def _sentence(text: str) -> str:
