@@ -14,7 +14,6 @@ from starlette.responses import Response
 
 from retour.backoffice.deps import CsrfChecked, DbSession, ReturnsDecider, ReturnsViewer
 from retour.backoffice.pages import N_, STATUS_LABELS, STATUS_TABS, flash, gettext, relative_url, render
-from retour.kit.actor import Actor
 from retour.kit.errors import InvalidInput, NotFound
 from retour.models import ReturnRequest
 from retour.policy import service as policy_service
@@ -127,7 +126,6 @@ def decide(
     if len(note) > NOTE_MAX_LENGTH:
         raise InvalidInput(f"the note is too long ({NOTE_MAX_LENGTH} characters at most)", field="note")
     function, message = DECISIONS[action]
-    actor: Actor = staff.actor
-    changed = function(session, staff.merchant_id, return_id, actor=actor, note=note or None)
+    changed = function(session, staff.merchant_id, return_id, actor=staff.actor, note=note or None)
     flash(request, gettext(request, message, number=changed.number))
     return RedirectResponse(f"/backoffice/returns/{return_id}", status_code=303)
