@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from retour.kit.actor import Actor
@@ -50,10 +51,16 @@ class Caller:
         return Actor("api_key", str(self.key_id), f"API key #{self.key_id}")
 
 
-def _caller(session: DbSession, authorization: Annotated[str | None, Header(include_in_schema=False)] = None) -> Caller:
-    if not authorization or not authorization.lower().startswith("bearer "):
+# Documents the scheme in OpenAPI; the answers stay ours (problem+json with a code), hence no auto_error.
+_bearer = HTTPBearer(auto_error=False, description="An API key of the shop: `Authorization: Bearer rtr_...`")
+
+
+def _caller(
+    session: DbSession, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Caller:
+    if credentials is None:
         raise Unauthorized("send 'Authorization: Bearer <api key>'", code="missing_api_key")
-    key = merchant_service.authenticate_api_key(session, authorization[7:].strip())
+    key = merchant_service.authenticate_api_key(session, credentials.credentials.strip())
     return Caller(key.merchant_id, key.id, frozenset(key.scopes))
 
 

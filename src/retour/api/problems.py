@@ -8,13 +8,58 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from retour.kit.errors import RetourError
 
 log = logging.getLogger("retour.api")
 PROBLEM = "application/problem+json"
+
+
+class ValidationIssue(BaseModel):
+    field: str
+    message: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457). ``code`` is the machine-readable reason; ``field`` the input at fault.
+    Some codes add members: ``errors`` (validation), ``reason`` (en/fr, a refused line),
+    ``returnable_quantity``, ``status`` of a return whose transition was refused..."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    field: str | None = None
+    errors: list[ValidationIssue] | None = None
+
+
+_DESCRIPTIONS = {
+    401: "No API key, an unknown or a revoked one (`missing_api_key`, `invalid_api_key`, `revoked_api_key`)",
+    403: "The API key lacks the scope (`insufficient_scope`)",
+    404: "Not found, or another shop's (`not_found`)",
+    409: "The current state forbids it, or a concurrent change won (`invalid_transition`, `conflict`...)",
+    422: "Invalid input (`validation_error`, with `errors`), or refused by the policy (`line_not_returnable`...)",
+    503: "The database is unavailable (`database_unavailable`)",
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problems a route can answer, to pass as ``responses=``."""
+    return {
+        status: {
+            "model": Problem,
+            "description": _DESCRIPTIONS[status],
+            "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }
 
 
 def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -41,7 +86,13 @@ def install(app: FastAPI, *, html_handler: Any = None) -> None:
     async def _business(request: Request, error: RetourError) -> Any:
         if html_handler is not None and not _wants_json(request):
             return await html_handler(request, error)
-        return problem(error.status, error.code, error.title, error.detail, field=error.field, **error.extra)
+        extra = dict(error.extra)
+        if "status" in extra:  # a return's status (invalid_transition) must not replace the HTTP status
+            extra["current_status"] = extra.pop("status")
+        response = problem(error.status, error.code, error.title, error.detail, field=error.field, **extra)
+        if error.status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -73,6 +124,18 @@ def install(app: FastAPI, *, html_handler: Any = None) -> None:
         for name, value in (error.headers or {}).items():
             response.headers[name] = value
         return response
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, error: DataError) -> JSONResponse:
+        # A value the schemas let through but the database cannot hold (a NUL character in a
+        # text on PostgreSQL...): the input is at fault, not the server.
+        log.warning("value refused by the database on %s: %s", request.url.path, error.orig)
+        return problem(
+            422,
+            "invalid_value",
+            "Invalid input",
+            "a value is out of range or holds characters that cannot be stored (such as NUL)",
+        )
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, error: IntegrityError) -> JSONResponse:

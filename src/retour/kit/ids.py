@@ -6,6 +6,10 @@ import hashlib
 import hmac
 import secrets
 
+MAX_ID = 2**63 - 1
+"""The largest row id (BIGINT on PostgreSQL, INTEGER on SQLite). Every id the API accepts is bounded
+by it, so that an absurd id is a 404 or a 422, never an overflow in the driver."""
+
 
 def token(nbytes: int = 24) -> str:
     return secrets.token_urlsafe(nbytes)

@@ -22,6 +22,8 @@ NAMING = {
 Id = BigInteger().with_variant(Integer(), "sqlite")
 Json = JSON().with_variant(JSONB(), "postgresql")
 Timestamp = DateTime(timezone=True)
+Amount = BigInteger()
+"""Money in minor units: 64 bits, so that quantity × price (in a CHECK too) never overflows."""
 
 
 class Base(DeclarativeBase):

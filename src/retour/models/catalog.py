@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from retour.models.base import Base, Id, Json, created_at, merchant_fk, pk, updated_at
+from retour.models.base import Amount, Base, Id, Json, created_at, merchant_fk, pk, updated_at
 
 
 class Product(Base):
@@ -40,7 +40,7 @@ class Variant(Base):
     external_id: Mapped[str | None] = mapped_column(String(100))
     sku: Mapped[str] = mapped_column(String(100))
     title: Mapped[str] = mapped_column(String(300), default="")
-    price_amount: Mapped[int] = mapped_column(default=0)
+    price_amount: Mapped[int] = mapped_column(Amount, default=0)
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     is_final_sale: Mapped[bool] = mapped_column(default=False)
     weight_grams: Mapped[int | None]

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from retour.models.base import Base, Id, Json, created_at, merchant_fk, pk, updated_at
+from retour.models.base import Amount, Base, Id, Json, created_at, merchant_fk, pk, updated_at
 
 
 class Customer(Base):
@@ -51,7 +51,7 @@ class Order(Base):
     placed_at: Mapped[datetime]
     shipped_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
-    shipping_amount: Mapped[int] = mapped_column(default=0)
+    shipping_amount: Mapped[int] = mapped_column(Amount, default=0)
     tags: Mapped[list[Any]] = mapped_column(Json, default=list)
     gift_code: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = created_at()
@@ -92,9 +92,9 @@ class OrderLine(Base):
     image_url: Mapped[str | None] = mapped_column(String(500))
     is_final_sale: Mapped[bool] = mapped_column(default=False)
     quantity: Mapped[int]
-    unit_price_amount: Mapped[int]
-    discount_amount: Mapped[int] = mapped_column(default=0)
-    tax_amount: Mapped[int] = mapped_column(default=0)
+    unit_price_amount: Mapped[int] = mapped_column(Amount)
+    discount_amount: Mapped[int] = mapped_column(Amount, default=0)
+    tax_amount: Mapped[int] = mapped_column(Amount, default=0)
 
     order: Mapped[Order] = relationship(back_populates="lines", lazy="raise")
 
@@ -113,5 +113,5 @@ class Tender(Base):
     merchant_id: Mapped[int] = merchant_fk()
     order_id: Mapped[int] = mapped_column(Id, ForeignKey("order.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(20))
-    amount: Mapped[int]
+    amount: Mapped[int] = mapped_column(Amount)
     reference: Mapped[str | None] = mapped_column(String(200))

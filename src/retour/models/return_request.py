@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from retour.models.base import Base, Id, Json, created_at, merchant_fk, pk, updated_at
+from retour.models.base import Amount, Base, Id, Json, created_at, merchant_fk, pk, updated_at
 
 RETURN_STATUSES = ("requested", "approved", "rejected", "cancelled", "in_progress", "completed", "expired")
 OPEN_STATUSES = ("requested", "approved", "in_progress")
@@ -42,7 +42,7 @@ class ReturnRequest(Base):
     needs_review: Mapped[bool] = mapped_column(default=False)
     review_reasons: Mapped[list[Any]] = mapped_column(Json, default=list)
     quote: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
-    refund_estimate_amount: Mapped[int] = mapped_column(default=0)
+    refund_estimate_amount: Mapped[int] = mapped_column(Amount, default=0)
     decision_note: Mapped[str | None] = mapped_column(String(2000))
     gift_recipient_email: Mapped[str | None] = mapped_column(String(320))
     """Set for a gift return: the recipient, who gets the store credit (never the buyer's card)."""

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from retour.kit.money import is_known_currency
+
+# Orders outside these years are typos; the policy adds windows of up to ten years to these dates.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2999, 12, 31, tzinfo=UTC)
 
 
 class _In(BaseModel):
@@ -85,6 +89,16 @@ class OrderIn(_In):
         if not is_known_currency(value.upper()):
             raise ValueError("unknown ISO 4217 currency")
         return value.upper()
+
+    @field_validator("placed_at", "shipped_at", "delivered_at")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        """Stored in UTC: SQLite keeps no offset, and every backend must read back the same instant."""
+        if value is None:
+            return None
+        if not EARLIEST <= value <= LATEST:
+            raise ValueError("must be between 1970 and 2999")
+        return value.astimezone(UTC)
 
     @model_validator(mode="after")
     def _consistent(self) -> OrderIn:

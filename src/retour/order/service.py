@@ -6,6 +6,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from retour.catalog import service as catalog_service
+from retour.kit import clock
 from retour.kit.errors import Conflict, NotFound
 from retour.models import Customer, Order, OrderLine, Tender
 from retour.order import repository
@@ -21,11 +22,14 @@ def upsert_order(session: Session, merchant_id: int, data: OrderIn) -> tuple[Ord
     if order is None:
         order = Order(merchant_id=merchant_id, external_id=data.external_id, lines=[], tenders=[])
         session.add(order)
-    _apply_header(order, data, customer)
-    _apply_lines(session, merchant_id, order, data.lines)
-    order.tenders = [
-        Tender(merchant_id=merchant_id, kind=t.kind, amount=t.amount, reference=t.reference) for t in data.tenders
-    ]
+    # No autoflush on the way (the catalogue lookup would flush the half-built order): every
+    # conflict surfaces at the one flush below, where it is recognised and named.
+    with session.no_autoflush:
+        _apply_header(order, data, customer)
+        _apply_lines(session, merchant_id, order, data.lines)
+        order.tenders = [
+            Tender(merchant_id=merchant_id, kind=t.kind, amount=t.amount, reference=t.reference) for t in data.tenders
+        ]
     try:
         with session.begin_nested():
             session.flush()
@@ -136,9 +140,10 @@ def order_out(order: Order) -> OrderOut:
         postal_code=order.postal_code,
         country=order.country,
         language=order.language,
-        placed_at=order.placed_at,
-        shipped_at=order.shipped_at,
-        delivered_at=order.delivered_at,
+        # SQLite hands back naive datetimes: the API always answers with the offset.
+        placed_at=clock.as_utc(order.placed_at),
+        shipped_at=clock.as_utc(order.shipped_at) if order.shipped_at else None,
+        delivered_at=clock.as_utc(order.delivered_at) if order.delivered_at else None,
         shipping_amount=order.shipping_amount,
         total_paid_amount=sum(line_paid_amount(line) for line in order.lines) + order.shipping_amount,
         tags=list(order.tags),

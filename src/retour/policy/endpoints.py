@@ -6,6 +6,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from retour.api.deps import DbSession, Reader, Writer
+from retour.api.problems import responses
+from retour.kit.ids import MAX_ID
 from retour.order import service as order_service
 from retour.policy import service
 from retour.policy.schemas import PolicyDocument
@@ -21,7 +23,7 @@ class PolicyOut(BaseModel):
 
 
 class DryRunIn(BaseModel):
-    order_id: int = Field(ge=1)
+    order_id: int = Field(ge=1, le=MAX_ID)
     policy: dict[str, Any] = Field(description="a draft policy document, same shape as PUT /policy")
     reasons: dict[int, str] | None = Field(
         default=None, description="order line id → reason code, to test reason rules"
@@ -42,14 +44,14 @@ def get_policy(session: DbSession, caller: Reader) -> PolicyOut:
     return PolicyOut(version=active.version, document=active.document)
 
 
-@router.put("/policy", response_model=PolicyOut)
+@router.put("/policy", response_model=PolicyOut, responses=responses(409))
 def put_policy(raw: dict[str, Any], session: DbSession, caller: Writer) -> PolicyOut:
     """Publish a new version. Returns already requested keep the version that judged them."""
     active = service.publish(session, merchant_id=caller.merchant_id, raw=raw, actor=caller.actor)
     return PolicyOut(version=active.version, document=active.document)
 
 
-@router.post("/policy/dry-run", response_model=ReturnableOut)
+@router.post("/policy/dry-run", response_model=ReturnableOut, responses=responses(404))
 def dry_run(data: DryRunIn, session: DbSession, caller: Reader) -> ReturnableOut:
     """Evaluate a draft policy against an order without publishing it: which rules fire and why."""
     draft = service.parse_document(data.policy)

@@ -3,29 +3,33 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Path, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from retour.api.deps import DbSession, Reader, Writer
+from retour.api.problems import responses
 from retour.idempotency import service as idempotency_service
+from retour.kit.ids import MAX_ID
 from retour.order import service as order_service
 from retour.return_request import service
 from retour.return_request.repository import ReturnFilters
 from retour.return_request.schemas import DecisionIn, ReturnableOut, ReturnIn, ReturnOut, ReturnPage
 
 router = APIRouter(tags=["returns"])
+ReturnId = Annotated[int, Path(ge=1, le=MAX_ID)]
+OrderId = Annotated[int, Path(ge=1, le=MAX_ID)]
 StatusFilter = Literal["requested", "approved", "rejected", "cancelled", "in_progress", "completed", "expired"]
 
 
-@router.get("/orders/{order_id}/returnable", response_model=ReturnableOut)
-def returnable(order_id: int, session: DbSession, caller: Reader) -> ReturnableOut:
+@router.get("/orders/{order_id}/returnable", response_model=ReturnableOut, responses=responses(404))
+def returnable(order_id: OrderId, session: DbSession, caller: Reader) -> ReturnableOut:
     """Which lines of the order can come back, how many, until when, and why not for the others."""
     order = order_service.get_order(session, caller.merchant_id, order_id)
     return service.describe_evaluation(service.evaluate_order(session, caller.merchant_id, order))
 
 
-@router.post("/returns", status_code=201, response_model=ReturnOut)
+@router.post("/returns", status_code=201, response_model=ReturnOut, responses=responses(404, 409))
 def create_return(
     data: ReturnIn,
     session: DbSession,
@@ -65,7 +69,7 @@ def list_returns(
     created_from: datetime | None = None,
     created_to: datetime | None = None,
     customer_email: Annotated[str | None, Query(max_length=320)] = None,
-    order_id: Annotated[int | None, Query(ge=1)] = None,
+    order_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     q: Annotated[str | None, Query(max_length=200, description="RMA number, order number, email or name")] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -84,30 +88,30 @@ def list_returns(
     )
 
 
-@router.get("/returns/{return_id}", response_model=ReturnOut)
-def get_return(return_id: int, session: DbSession, caller: Reader) -> ReturnOut:
+@router.get("/returns/{return_id}", response_model=ReturnOut, responses=responses(404))
+def get_return(return_id: ReturnId, session: DbSession, caller: Reader) -> ReturnOut:
     request = service.get_return(session, caller.merchant_id, return_id)
     return service.describe_returns(session, caller.merchant_id, [request], with_timeline=True)[0]
 
 
-@router.post("/returns/{return_id}/approve", response_model=ReturnOut)
-def approve(return_id: int, session: DbSession, caller: Writer, data: DecisionIn | None = None) -> ReturnOut:
+@router.post("/returns/{return_id}/approve", response_model=ReturnOut, responses=responses(404, 409))
+def approve(return_id: ReturnId, session: DbSession, caller: Writer, data: DecisionIn | None = None) -> ReturnOut:
     request = service.approve_return(
         session, caller.merchant_id, return_id, actor=caller.actor, note=data.note if data else None
     )
     return service.describe_returns(session, caller.merchant_id, [request], with_timeline=True)[0]
 
 
-@router.post("/returns/{return_id}/reject", response_model=ReturnOut)
-def reject(return_id: int, session: DbSession, caller: Writer, data: DecisionIn | None = None) -> ReturnOut:
+@router.post("/returns/{return_id}/reject", response_model=ReturnOut, responses=responses(404, 409))
+def reject(return_id: ReturnId, session: DbSession, caller: Writer, data: DecisionIn | None = None) -> ReturnOut:
     request = service.reject_return(
         session, caller.merchant_id, return_id, actor=caller.actor, note=data.note if data else None
     )
     return service.describe_returns(session, caller.merchant_id, [request], with_timeline=True)[0]
 
 
-@router.post("/returns/{return_id}/cancel", response_model=ReturnOut)
-def cancel(return_id: int, session: DbSession, caller: Writer, data: DecisionIn | None = None) -> ReturnOut:
+@router.post("/returns/{return_id}/cancel", response_model=ReturnOut, responses=responses(404, 409))
+def cancel(return_id: ReturnId, session: DbSession, caller: Writer, data: DecisionIn | None = None) -> ReturnOut:
     request = service.cancel_return(
         session, caller.merchant_id, return_id, actor=caller.actor, note=data.note if data else None
     )

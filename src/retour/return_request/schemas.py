@@ -5,23 +5,24 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from retour.kit.ids import MAX_ID
 from retour.policy.schemas import Method, Resolution, Status
 
 
 class ReturnLineIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    order_line_id: int = Field(ge=1)
+    order_line_id: int = Field(ge=1, le=MAX_ID)
     quantity: int = Field(ge=1, le=10_000)
     reason_code: str = Field(min_length=1, max_length=60)
     comment: str = Field(default="", max_length=2000)
-    exchange_variant_id: int | None = Field(default=None, ge=1)
+    exchange_variant_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class ReturnIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    order_id: int = Field(ge=1)
+    order_id: int = Field(ge=1, le=MAX_ID)
     resolution: Resolution
     method: Method
     lines: list[ReturnLineIn] = Field(min_length=1, max_length=200)

@@ -6,7 +6,8 @@ It locks the order so that two requests racing for the last unit cannot both win
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -455,7 +456,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, value = raw.split(":", 1)
-        if prefix != "r" or not value.isdigit():
+        if prefix != "r" or not value.isdigit() or not 1 <= int(value) <= ids.MAX_ID:
             raise ValueError(raw)
         return int(value)
     except (ValueError, UnicodeDecodeError):
@@ -466,9 +467,24 @@ def list_returns(
     session: Session, merchant_id: int, filters: ReturnFilters, *, cursor: str | None = None, limit: int = 50
 ) -> Page:
     before_id = decode_cursor(cursor) if cursor else None
+    filters = replace(
+        filters,
+        created_from=_utc_bound(filters.created_from, "created_from"),
+        created_to=_utc_bound(filters.created_to, "created_to"),
+    )
     rows = repository.search(session, merchant_id, filters, before_id=before_id, limit=limit + 1)
     items = rows[:limit]
     return Page(items, encode_cursor(items[-1].id) if len(rows) > limit else None)
+
+
+def _utc_bound(value: datetime | None, field: str) -> datetime | None:
+    """Dates are stored in UTC (SQLite keeps no offset): compare in UTC too. Naive means UTC."""
+    if value is None:
+        return None
+    try:
+        return clock.as_utc(value)
+    except OverflowError:
+        raise InvalidInput("this date is out of range", field=field, code="invalid_date") from None
 
 
 def count_by_status(session: Session, merchant_id: int) -> dict[str, int]:
@@ -517,12 +533,12 @@ def describe_returns(
                 decision_note=request.decision_note,
                 quote=QuoteOut(**request.quote),
                 allowed_actions=_allowed_actions(request),
-                created_at=request.created_at,
-                updated_at=request.updated_at,
+                created_at=clock.as_utc(request.created_at),
+                updated_at=clock.as_utc(request.updated_at),
                 lines=[_line_out(line, lines[line.order_line_id]) for line in request.lines],
                 timeline=[
                     TimelineEventOut(
-                        at=event.created_at,
+                        at=clock.as_utc(event.created_at),
                         action=event.action,
                         actor_type=event.actor_type,
                         actor_label=event.actor_label,
