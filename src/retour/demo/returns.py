@@ -22,7 +22,7 @@ from retour.demo.people import VIP_EMAIL
 from retour.demo.policy import HIGH_VALUE_AMOUNT
 from retour.kit import clock
 from retour.kit.actor import Actor
-from retour.models import Order, OrderLine, ReturnLine, ReturnRequest
+from retour.models import Order, OrderLine, ReturnRequest
 from retour.order import service as order_service
 from retour.outbox import service as outbox_service
 from retour.policy.schemas import Method, Resolution
@@ -310,37 +310,26 @@ def _follow_up(context: _Context, request: ReturnRequest, plan: _Plan) -> None:
             return_service.cancel_return(session, merchant_id, request.id, actor=actor, note="Finalement je la garde !")
             session.flush()
     elif plan.status == "expired":
-        _advance(session, request, "expire", Actor.system("Retour"), at=at + timedelta(days=LABEL_DAYS))
+        _advance(context, request, "expire", Actor.system("Retour"), at=at + timedelta(days=LABEL_DAYS))
     elif plan.status in ("in_progress", "completed"):
         carrier = Actor.system("Colissimo")
         received = plan.status == "completed" or rng.random() < 0.5
         shipped_at = at + timedelta(hours=rng.randint(10, 40))
-        _advance(session, request, "start", carrier, at=shipped_at, received=received)
+        _advance(context, request, "start", carrier, at=shipped_at, received=received)
         if plan.status == "completed":
-            _advance(session, request, "complete", staff.warehouse, at=shipped_at + timedelta(days=rng.randint(3, 6)))
+            _advance(context, request, "complete", staff.warehouse, at=shipped_at + timedelta(days=rng.randint(3, 6)))
 
 
 def _advance(
-    session: Session, request: ReturnRequest, event: str, actor: Actor, *, at: datetime, received: bool = False
+    context: _Context, request: ReturnRequest, event: str, actor: Actor, *, at: datetime, received: bool = False
 ) -> None:
     """Move a return along the state machine at ``at``, as the receiving and settlement
     services will: ledger, audit event and outbox row together."""
+    session = context.session
     with clock.frozen(at):
         before = request.status
         request.status = return_rules.transition(before, event)
-        details: dict[str, Any] = {}
-        for line in request.lines:
-            if (event == "start" and received) or event == "complete":
-                line.received_quantity = line.approved_quantity
-            if event == "complete":
-                _settle(line, request.resolution)
-        if event == "start":
-            details = {"parcel": "received" if received else "in_transit"}
-        if event == "complete":
-            details = {
-                "accepted": sum(line.accepted_quantity for line in request.lines),
-                "rejected": sum(line.rejected_quantity for line in request.lines),
-            }
+        details = _update_ledger(request, event, received=received, rng=context.rng)
         if request.status in return_rules.FINAL:
             request.closed_at = at
         session.flush()
@@ -363,13 +352,25 @@ def _advance(
         session.flush()
 
 
-def _settle(line: ReturnLine, resolution: str) -> None:
-    """Inspection passed (except, now and then, a unit that came back worn) and money settled."""
-    rejected = 1 if line.received_quantity > 1 and line.id % 5 == 0 else 0
-    line.rejected_quantity = rejected
-    line.accepted_quantity = line.received_quantity - rejected
-    line.restocked_quantity = line.accepted_quantity if line.reason_code not in ("damaged", "defective") else 0
-    if resolution == "exchange":
-        line.exchanged_quantity = line.accepted_quantity
-    else:
-        line.refunded_quantity = line.accepted_quantity
+def _update_ledger(request: ReturnRequest, event: str, *, received: bool, rng: random.Random) -> dict[str, Any]:
+    """``start``: the parcel is on its way (or already at the warehouse, awaiting inspection).
+    ``complete``: everything arrived, was inspected (now and then a unit came back worn) and settled."""
+    if event == "start":
+        for line in request.lines:
+            line.received_quantity = line.approved_quantity if received else 0
+        return {"parcel": "received" if received else "in_transit"}
+    if event != "complete":
+        return {}
+    for line in request.lines:
+        line.received_quantity = line.approved_quantity
+        line.rejected_quantity = 1 if line.received_quantity > 1 and rng.random() < 0.3 else 0
+        line.accepted_quantity = line.received_quantity - line.rejected_quantity
+        line.restocked_quantity = line.accepted_quantity if line.reason_code not in ("damaged", "defective") else 0
+        if request.resolution == "exchange":
+            line.exchanged_quantity = line.accepted_quantity
+        else:
+            line.refunded_quantity = line.accepted_quantity
+    return {
+        "accepted": sum(line.accepted_quantity for line in request.lines),
+        "rejected": sum(line.rejected_quantity for line in request.lines),
+    }
