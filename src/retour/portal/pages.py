@@ -14,7 +14,7 @@ from retour.kit import i18n
 from retour.kit.web import Pages
 from retour.models import Merchant
 
-PAGES = Pages()
+PAGES = Pages(area="portal")
 LANGUAGE_SESSION_KEY = "portal_lang"
 PORTAL_SESSION_KEY = "portal"
 _HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
@@ -193,7 +193,7 @@ def language_for(request: Request, shop: Shop | None = None) -> str:
 
 
 def gettext(language: str, message: str, **variables: Any) -> str:
-    text = i18n.gettext(language, message)
+    text = i18n.gettext(language, message, "portal")
     return text % variables if variables else text
 
 

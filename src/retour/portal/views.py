@@ -456,12 +456,13 @@ def policy_page(request: Request, slug: str, session: DbSession) -> Response:
 
 # ---- Errors --------------------------------------------------------------------------------------
 
-_TITLES = {
+TITLES = {
     403: "This form has expired",
     404: "Page not found",
     409: "This cannot be done now",
     422: "Please check your request",
     429: "Too many attempts",
+    500: "Something went wrong",
 }
 
 
@@ -480,7 +481,7 @@ async def html_error(request: Request, error: Exception) -> Response:
     context = {
         "status": status_code,
         "code": code,
-        "title": gettext(language, _TITLES.get(status_code, "Something went wrong")),
+        "title": gettext(language, TITLES.get(status_code, TITLES[500])),
         "home_url": shop.home if shop else None,
     }
     return render(request, shop, "portal/error.html", context, language=language, status_code=status_code)
