@@ -119,6 +119,8 @@ def test_phone_flow_in_french(live_server: str, browser: Any, shop: dict[str, An
     page.get_by_role("heading", name="Commande 1042").wait_for()
     _fits(page)
     screenshot(page, "portal-phone-fr-2-items")
+    if os.environ.get("RETOUR_UPDATE_SCREENSHOTS"):
+        _docs_screenshot(page, "portal-phone.png")
     ring = page.get_by_role("group", name="Bague Lune or 52")
     ring.get_by_label("Quantité à retourner").select_option("1")
     ring.get_by_label("Motif").select_option(label="Trop petit")
@@ -151,8 +153,6 @@ def test_phone_flow_in_french(live_server: str, browser: Any, shop: dict[str, An
     assert slip.ok and slip.body().startswith(b"%PDF")
     [created] = _returns(shop)
     assert (created.resolution, created.method, created.refund_estimate_amount) == ("store_credit", "drop_off", 14190)
-    if os.environ.get("RETOUR_UPDATE_SCREENSHOTS"):
-        _docs_screenshot(page, "portal-phone.png")
     page.context.close()
 
 
@@ -190,6 +190,8 @@ def test_desktop_flow_in_english_with_the_keyboard(live_server: str, browser: An
     page.get_by_label("Refund to your original payment").check()
     page.get_by_label("Prepaid label").check()
     screenshot(page, "portal-desktop-en-3-options")
+    if os.environ.get("RETOUR_UPDATE_SCREENSHOTS"):
+        _docs_screenshot(page, "portal-desktop.png")
     page.get_by_role("button", name="Review my return").click()
     screenshot(page, "portal-desktop-en-4-review")
     page.get_by_role("button", name="Confirm my return").focus()
@@ -199,9 +201,6 @@ def test_desktop_flow_in_english_with_the_keyboard(live_server: str, browser: An
     screenshot(page, "portal-desktop-en-5-status")
     [created] = _returns(shop)
     assert (created.resolution, created.method, created.refund_estimate_amount) == ("refund", "prepaid_label", 34700)
-    if os.environ.get("RETOUR_UPDATE_SCREENSHOTS"):
-        page.goto(f"{live_server}/s/{shop['slug']}/orders/{shop['order_id']}")
-        _docs_screenshot(page, "portal-desktop.png")
     page.context.close()
 
 
