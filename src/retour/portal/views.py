@@ -6,19 +6,19 @@ link), call one service function and render. Errors become a portal page in one 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from retour.api.deps import DbSession
 from retour.kit import clock
 from retour.kit.errors import Conflict, InvalidInput, NotFound, Refused, RetourError
 from retour.kit.web import check_csrf
 from retour.merchant import service as merchant_service
 from retour.portal import service, status
+from retour.portal.deps import DbSession, Form
 from retour.portal.pages import (
     Shop,
     gettext,
@@ -32,13 +32,6 @@ from retour.portal.schemas import ItemChoice, LookupIn, OptionsIn
 router = APIRouter(prefix="/s/{slug}", include_in_schema=False)
 MAX_UPLOAD_BYTES = 12 * 1024 * 1024
 """Read at most this much of one file: enough for the photo checks to refuse it as too large."""
-
-
-async def _form(request: Request) -> FormData:
-    return await request.form(max_files=40, max_fields=400)
-
-
-Form = Annotated[FormData, Depends(_form)]
 
 
 def _shop(request: Request, session: Any, slug: str) -> Shop:
