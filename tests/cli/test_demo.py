@@ -6,6 +6,7 @@ import io
 from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,7 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from typer.testing import CliRunner
 
-from retour.demo import loader
+from retour.catalog import service as catalog_service
+from retour.demo import bulk, loader
 from retour.demo.catalog import build_catalog
 from retour.demo.orders import build_orders, holiday_season
 from retour.demo.people import VIP_EMAIL
@@ -243,6 +245,43 @@ def test_orders_reach_back_to_the_previous_holidays_when_the_window_misses_them(
     holiday = [o for o in orders if date(2025, 11, 15) <= o.placed_at.date() <= date(2025, 12, 31)]
     assert len(holiday) == 500 // 25 - 1  # a twenty-fifth of the non-VIP orders
     assert len(orders) == 500
+
+
+def test_bulk_orders_are_stored_exactly_as_the_order_service_stores_them(factory: sessionmaker[Session]) -> None:
+    catalog = build_catalog()
+    payloads = build_orders(catalog, count=120, now=NOW)
+    with unit_of_work(factory) as session, clock.frozen(NOW):
+        fast, slow = factories.merchant(session, slug="fast"), factories.merchant(session, slug="slow")
+        for shop_id in (fast.id, slow.id):
+            for product in catalog:
+                catalog_service.upsert_product(session, shop_id, product)
+        bulk.insert_new_orders(session, fast.id, payloads)
+        for payload in payloads:
+            with clock.frozen(payload.placed_at):
+                order_service.upsert_order(session, slow.id, payload)
+        ids = (fast.id, slow.id)
+
+    without_ids: Any = {"id": True, "customer_id": True, "lines": {"__all__": {"id"}}}
+    with factory() as session:
+        for payload in payloads:
+            fast_order, slow_order = (order_service.find_order_by_number(session, i, payload.number) for i in ids)
+            assert fast_order is not None and slow_order is not None
+            assert order_service.order_out(fast_order).model_dump(exclude=without_ids) == order_service.order_out(
+                slow_order
+            ).model_dump(exclude=without_ids)
+            assert [line.variant_id is not None for line in fast_order.lines] == [
+                line.variant_id is not None for line in slow_order.lines
+            ]
+            assert clock.as_utc(fast_order.created_at) == clock.as_utc(slow_order.created_at) == payload.placed_at
+        people = {
+            shop_id: sorted(
+                (c.email, c.name, c.language, c.tags, clock.as_utc(c.created_at))
+                for c in session.scalars(select(Customer).where(Customer.merchant_id == shop_id))
+            )
+            for shop_id in ids
+        }
+        assert people[fast.id] == people[slow.id]
+        assert len(people[fast.id]) == len({payload.customer.email for payload in payloads})
 
 
 @pytest.fixture

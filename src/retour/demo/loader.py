@@ -2,7 +2,8 @@
 
 Loaded only into a database without shops (or with ``--force``, next to other shops), in one
 transaction: a failed load leaves nothing behind. Everything goes through the same services as
-the API and the pages, under a clock moved back to when it happened."""
+the API and the pages, under a clock moved back to when it happened, except the orders' own rows,
+written in batches (see ``bulk``)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from retour.catalog import service as catalog_service
 from retour.catalog.schemas import ProductIn
+from retour.demo import bulk
 from retour.demo import returns as demo_returns
 from retour.demo.catalog import build_catalog
 from retour.demo.orders import build_orders
@@ -32,7 +34,6 @@ from retour.kit.errors import NotFound
 from retour.merchant import service as merchant_service
 from retour.merchant.service import Role
 from retour.models import Order
-from retour.order import service as order_service
 from retour.policy import service as policy_service
 from retour.return_request import service as return_service
 from retour.settings import get_settings
@@ -104,12 +105,9 @@ def load(session: Session, *, orders: int, console: Console | None = None) -> De
             merchant_id, variant_ids = _open_shop(session, catalog)
         staff, token = _people(session, merchant_id)
         task = progress.add_task("orders", total=len(payloads))
-        created: list[Order] = []
-        for payload in payloads:
-            with clock.frozen(payload.placed_at):
-                order, _ = order_service.upsert_order(session, merchant_id, payload)
-            created.append(order)
-            progress.advance(task)
+        created = bulk.insert_new_orders(
+            session, merchant_id, payloads, progress=lambda done: progress.advance(task, done)
+        )
         returns_task = progress.add_task("returns", total=None)
 
         def tick(total: int) -> None:
