@@ -24,6 +24,7 @@ from retour.models import (
     AuditEvent,
     InspectionUnit,
     InventoryMovement,
+    Merchant,
     OutboxMessage,
     Receipt,
     ReceiptLine,
@@ -31,6 +32,7 @@ from retour.models import (
     ReturnLine,
     ReturnRequest,
     Shipment,
+    StockLocation,
 )
 from retour.return_request import service as return_request_service
 from retour.return_request.schemas import ReturnIn, ReturnLineIn
@@ -145,6 +147,7 @@ def seed(
     *,
     reason: str = "too_small",
     locations: tuple[str, ...] = ("PARIS", "LYON"),
+    ordered: int = 2,
 ) -> Seeded:
     """A committed shop with its catalogue, stock locations and one approved return."""
     with unit_of_work(factory) as session:
@@ -157,7 +160,7 @@ def seed(
                 LocationIn(code=code, name=code.title(), countries_served=["FR"] if index == 0 else ["BE"]),
                 actor=STAFF,
             )
-        request = create_return(session, merchant.id, items or {"RING-GOLD-52": 2}, reason=reason)
+        request = create_return(session, merchant.id, items or {"RING-GOLD-52": 2}, reason=reason, ordered=ordered)
         _, order_lines = return_request_service.context_for(session, merchant.id, [request])
         return Seeded(
             merchant.id,
@@ -204,11 +207,23 @@ def counts(session: Session) -> dict[str, Any]:
         "receipt_lines": count(ReceiptLine),
         "units": [tuple(row) for row in units],
         "movements": count(InventoryMovement),
-        "listings": count(ResaleListing),
+        "locations": [
+            tuple(row)
+            for row in session.execute(
+                select(StockLocation.id, StockLocation.code, StockLocation.is_default).order_by(StockLocation.id)
+            )
+        ],
+        "listings": [
+            tuple(row)
+            for row in session.execute(select(ResaleListing.id, ResaleListing.status).order_by(ResaleListing.id))
+        ],
         "audit": count(AuditEvent),
         "outbox": count(OutboxMessage),
         "ledger": [tuple(row) for row in ledger],
         "statuses": [tuple(row) for row in session.execute(select(ReturnRequest.id, ReturnRequest.status))],
+        "settings": [
+            tuple(row) for row in session.execute(select(Merchant.id, Merchant.settings).order_by(Merchant.id))
+        ],
         "shipments": [
             tuple(row) for row in session.execute(select(Shipment.id, Shipment.status).order_by(Shipment.id))
         ],

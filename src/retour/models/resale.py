@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from retour.models.base import Base, Id, Json, created_at, merchant_fk, pk, updated_at
+from retour.models.base import Amount, Base, Id, Json, created_at, merchant_fk, pk, updated_at
 
 LISTING_STATUSES = ("active", "sold", "withdrawn")
 
@@ -32,8 +32,8 @@ class ResaleListing(Base):
     sku: Mapped[str] = mapped_column(String(100))
     title: Mapped[str] = mapped_column(String(300))
     grade: Mapped[str] = mapped_column(String(20))
-    original_price_amount: Mapped[int] = mapped_column(BigInteger())
-    price_amount: Mapped[int] = mapped_column(BigInteger())
+    original_price_amount: Mapped[int] = mapped_column(Amount)
+    price_amount: Mapped[int] = mapped_column(Amount)
     currency: Mapped[str] = mapped_column(String(3))
     discount_percent: Mapped[str] = mapped_column(String(10))
     """The discount applied, as a decimal string (``"30"``, ``"12.5"``): exact, and no float."""
