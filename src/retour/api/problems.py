@@ -21,7 +21,7 @@ PROBLEM = "application/problem+json"
 class ValidationIssue(BaseModel):
     field: str
     message: str
-    type: str
+    type: str | None = None
 
 
 class Problem(BaseModel):
@@ -41,6 +41,7 @@ class Problem(BaseModel):
 
 
 _DESCRIPTIONS = {
+    400: "The body is not JSON at all (`bad_request`)",
     401: "No API key, an unknown or a revoked one (`missing_api_key`, `invalid_api_key`, `revoked_api_key`)",
     403: "The API key lacks the scope (`insufficient_scope`)",
     404: "Not found, or another shop's (`not_found`)",
@@ -112,7 +113,13 @@ def install(app: FastAPI, *, html_handler: Any = None) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> Any:
-        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+        codes = {
+            400: "bad_request",
+            404: "not_found",
+            405: "method_not_allowed",
+            401: "unauthorized",
+            403: "forbidden",
+        }
         if html_handler is not None and not _wants_json(request):
             return await html_handler(request, error)
         response = problem(

@@ -17,7 +17,7 @@ from retour.resale.endpoints import router as resale_router
 from retour.return_request.endpoints import router as return_router
 
 # Every API route may answer these; routes add their own (404, 409) in their decorators.
-api_router = APIRouter(prefix="/api/v1", responses=problems.responses(401, 403, 422, 503))
+api_router = APIRouter(prefix="/api/v1", responses=problems.responses(400, 401, 403, 422, 503))
 for router in (
     order_router,
     return_router,
