@@ -664,6 +664,11 @@ def test_policy_versions_and_a_return_keeps_the_version_that_judged_it(client: T
         ({"rules": [{"id": "x", "name": {"en": "a", "fr": "b"}, "then": {"deny": True}}]}, "rules.0.then"),
         ({"rules": [{"id": "Bad Id", "name": {"en": "a", "fr": "b"}, "then": {}}]}, "rules.0.id"),
         (
+            {"rules": [{"id": "x", "name": {"en": "a", "fr": "b"}, "then": {"restocking_fee_amount": 10**30}}]},
+            "rules.0.then.restocking_fee_amount",
+        ),
+        ({"defaults": {"restocking_fee_percent": "NaN"}}, "defaults.restocking_fee_percent"),
+        (
             {"rules": [{"id": "x", "name": {"en": "a", "fr": "b"}, "when": {"skus": "RING"}, "then": {}}]},
             "rules.0.when.skus",
         ),

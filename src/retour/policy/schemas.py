@@ -17,6 +17,8 @@ Status = Literal["eligible", "needs_review", "not_eligible"]
 
 ALL_RESOLUTIONS: tuple[Resolution, ...] = ("refund", "store_credit", "exchange", "keep")
 ALL_METHODS: tuple[Method, ...] = ("prepaid_label", "drop_off", "in_store", "home_pickup", "customer_ships")
+MAX_AMOUNT = 10**12
+"""The largest amount a policy may name (minor units), as for prices: beyond it no money is real."""
 _MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
 
 
@@ -56,8 +58,10 @@ class Conditions(Strict):
     tags_any: list[str] | None = None
     is_final_sale: bool | None = None
     is_discounted: bool | None = None
-    unit_price_gte: int | None = Field(default=None, ge=0, description="price paid per unit, minor units")
-    unit_price_lt: int | None = Field(default=None, ge=0, description="price paid per unit, minor units")
+    unit_price_gte: int | None = Field(
+        default=None, ge=0, le=MAX_AMOUNT, description="price paid per unit, minor units"
+    )
+    unit_price_lt: int | None = Field(default=None, ge=0, le=MAX_AMOUNT, description="price paid per unit, minor units")
     customer_tags_any: list[str] | None = None
     countries: list[str] | None = None
     reasons: list[str] | None = None
@@ -85,8 +89,10 @@ class Actions(Strict):
     resolutions: list[Resolution] | None = None
     methods: list[Method] | None = None
     restocking_fee_percent: Decimal | None = Field(default=None, ge=0, le=100)
-    restocking_fee_amount: int | None = Field(default=None, ge=0, description="per unit, minor units")
-    return_shipping_fee_amount: int | None = Field(default=None, ge=0, description="per return, minor units")
+    restocking_fee_amount: int | None = Field(default=None, ge=0, le=MAX_AMOUNT, description="per unit, minor units")
+    return_shipping_fee_amount: int | None = Field(
+        default=None, ge=0, le=MAX_AMOUNT, description="per return, minor units"
+    )
     bonus_credit_percent: Decimal | None = Field(default=None, ge=0, le=100)
     photos_required: bool | None = None
     manual_review: bool | None = None
@@ -122,8 +128,8 @@ class Defaults(Strict):
     )
     methods: list[Method] = Field(default_factory=lambda: list[Method](["prepaid_label", "drop_off", "customer_ships"]))
     restocking_fee_percent: Decimal = Field(default=Decimal(0), ge=0, le=100)
-    restocking_fee_amount: int = Field(default=0, ge=0)
-    return_shipping_fee_amount: int = Field(default=0, ge=0)
+    restocking_fee_amount: int = Field(default=0, ge=0, le=MAX_AMOUNT)
+    return_shipping_fee_amount: int = Field(default=0, ge=0, le=MAX_AMOUNT)
     bonus_credit_percent: Decimal = Field(default=Decimal(0), ge=0, le=100)
     photos_required: bool = False
     auto_approve: bool = True
