@@ -18,12 +18,16 @@ from retour.merchant import service as merchant_service
 
 STAFF_SESSION_KEY = "staff"
 
-Permission = Literal["returns.view", "returns.decide", "settings.view", "settings.change"]
+Permission = Literal[
+    "returns.view", "returns.decide", "settings.view", "settings.change", "warehouse.view", "warehouse.work"
+]
 PERMISSIONS: dict[Permission, frozenset[str]] = {
     "returns.view": frozenset({"admin", "agent", "warehouse"}),
     "returns.decide": frozenset({"admin", "agent"}),
     "settings.view": frozenset({"admin", "agent"}),
     "settings.change": frozenset({"admin"}),
+    "warehouse.view": frozenset({"admin", "agent", "warehouse"}),
+    "warehouse.work": frozenset({"admin", "warehouse"}),
 }
 
 
@@ -128,6 +132,8 @@ ReturnsViewer = Annotated[Staff, allow("returns.view")]
 ReturnsDecider = Annotated[Staff, allow("returns.decide")]
 SettingsViewer = Annotated[Staff, allow("settings.view")]
 SettingsAdmin = Annotated[Staff, allow("settings.change")]
+WarehouseViewer = Annotated[Staff, allow("warehouse.view")]
+WarehouseWorker = Annotated[Staff, allow("warehouse.work")]
 
 
 def _check_form_csrf(request: Request, csrf_token: Annotated[str | None, Form()] = None) -> None:

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from retour.backoffice import return_views, settings_views
+from retour.backoffice import return_views, settings_views, warehouse_views
 from retour.backoffice.deps import CsrfChecked, DbSession, remember_login, signed_in, staff_from_session
 from retour.backoffice.pages import AREA, LABELS, N_, flash, gettext, language_for, render
 from retour.kit import i18n
@@ -28,6 +28,7 @@ LOGIN = f"{PREFIX}/login"
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 router.include_router(return_views.router)
 router.include_router(settings_views.router)
+router.include_router(warehouse_views.router)
 
 
 @router.get("/")
@@ -160,4 +161,6 @@ def _back_url(path: str) -> str:
         return f"{PREFIX}/returns/{match.group(1)}"
     if path.startswith(f"{PREFIX}/settings"):
         return f"{PREFIX}/settings"
+    if path.startswith(f"{PREFIX}/warehouse"):
+        return f"{PREFIX}/warehouse"
     return HOME

@@ -1,0 +1,157 @@
+"""The warehouse screens through HTTP: scan, receive, inspect, dispose, roles and CSRF."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from retour.inventory import service as inventory_service
+from retour.kit.db import unit_of_work
+from tests.backoffice.conftest import add_staff, csrf_of, login
+from tests.warehouse.builders import counts, seed
+
+Factory = sessionmaker[Session]
+BASE = "/backoffice/warehouse"
+
+
+def signed_in(client: TestClient, factory: Factory, merchant_id: int, role: str = "warehouse") -> TestClient:
+    email = add_staff(factory, merchant_id, role, language="en")
+    assert login(client, email).status_code == 303
+    return client
+
+
+def post(client: TestClient, path: str, data: dict[str, Any], *, page: str) -> Any:
+    token = csrf_of(client.get(page).text)
+    return client.post(path, data={"csrf_token": token, **data}, follow_redirects=False)
+
+
+def snapshot(factory: Factory) -> dict[str, Any]:
+    with unit_of_work(factory, write=False) as session:
+        return counts(session)
+
+
+def test_scan_by_rma_opens_the_receiving_page(client: TestClient, factory: Factory) -> None:
+    seeded = seed(factory)
+    signed_in(client, factory, seeded.merchant_id)
+    home = client.get(BASE)
+    assert home.status_code == 200
+    assert 'id="scan-code"' in home.text and "autofocus" in home.text
+    assert re.search(r'id="queue-awaiting_parcel"><span class="tile-count">1<', home.text)
+    response = client.get(f"{BASE}/scan", params={"code": f" {seeded.number.lower()} "}, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{BASE}/returns/{seeded.return_id}"
+    page = client.get(response.headers["location"])
+    assert f"Receive return {seeded.number}" in page.text
+    assert "RING-GOLD-52" in page.text and "3 g" in page.text
+
+
+def test_an_unknown_code_says_so_and_keeps_the_scanner_ready(client: TestClient, factory: Factory) -> None:
+    seeded = seed(factory)
+    signed_in(client, factory, seeded.merchant_id)
+    response = client.get(f"{BASE}/scan", params={"code": "R-999999"})
+    assert response.status_code == 404
+    assert "No return matches the code “R-999999”. Scan again." in response.text
+    assert "autofocus" in response.text
+
+
+def test_receiving_updates_the_ledger(client: TestClient, factory: Factory) -> None:
+    seeded = seed(factory, {"RING-GOLD-52": 2})
+    signed_in(client, factory, seeded.merchant_id)
+    line = seeded.lines["RING-GOLD-52"]
+    page = f"{BASE}/returns/{seeded.return_id}"
+    response = post(client, f"{page}/receive", {f"qty_{line}": "1", "weight_grams": "40"}, page=page)
+    assert response.status_code == 303, response.text
+    after = snapshot(factory)
+    assert after["ledger"] == [(line, 1, 0, 0, 0)]
+    assert after["receipts"] == 1
+    assert [status for _, status, _ in after["units"]] == ["awaiting_inspection"]
+    shown = client.get(page)
+    assert "Parcel received: 1 unit(s) to inspect." in shown.text
+    assert f'href="{BASE}/units/{after["units"][0][0]}"' in shown.text
+
+
+def test_receiving_more_than_expected_is_refused_and_changes_nothing(client: TestClient, factory: Factory) -> None:
+    seeded = seed(factory, {"RING-GOLD-52": 1})
+    signed_in(client, factory, seeded.merchant_id)
+    line = seeded.lines["RING-GOLD-52"]
+    page = f"{BASE}/returns/{seeded.return_id}"
+    client.get(page)
+    before = snapshot(factory)
+    response = post(client, f"{page}/receive", {f"qty_{line}": "3"}, page=page)
+    assert response.status_code in (409, 422)
+    assert 'role="alert"' in response.text
+    assert snapshot(factory) == before
+
+
+def test_inspect_and_restock_adds_one_to_the_routed_location(client: TestClient, factory: Factory) -> None:
+    seeded = seed(factory, {"RING-GOLD-52": 1})
+    signed_in(client, factory, seeded.merchant_id)
+    line = seeded.lines["RING-GOLD-52"]
+    page = f"{BASE}/returns/{seeded.return_id}"
+    assert post(client, f"{page}/receive", {f"qty_{line}": "1"}, page=page).status_code == 303
+    unit_id = snapshot(factory)["units"][0][0]
+    unit_page = f"{BASE}/units/{unit_id}"
+    form = client.get(unit_page).text
+    for code in ("authenticity", "stone_setting", "clasp", "metal"):
+        assert f'name="answer_{code}"' in form
+    answers = {f"answer_{code}": "yes" for code in ("authenticity", "stone_setting", "clasp", "metal")}
+    inspected = post(
+        client, f"{unit_page}/inspect", {**answers, "grade": "new", "measured_weight_grams": "3.0"}, page=unit_page
+    )
+    assert inspected.status_code == 303, inspected.text
+    result = client.get(unit_page).text
+    assert "Accepted" in result and 'name="disposition"' in result
+    with unit_of_work(factory, write=False) as session:
+        routed = inventory_service.route_restock(session, seeded.merchant_id, "RING-GOLD-52").location
+        before = inventory_service.stock(session, seeded.merchant_id, "RING-GOLD-52")
+    levels = {row.location_code: row.on_hand for row in before.locations}
+    disposed = post(client, f"{unit_page}/dispose", {"disposition": "restock"}, page=unit_page)
+    assert disposed.status_code == 303, disposed.text
+    with unit_of_work(factory, write=False) as session:
+        after = inventory_service.stock(session, seeded.merchant_id, "RING-GOLD-52")
+    assert {row.location_code: row.on_hand for row in after.locations} == {
+        code: count + (1 if code == routed else 0) for code, count in levels.items()
+    }
+    stock = client.get(f"{BASE}/stock", params={"sku": "RING-GOLD-52"})
+    assert stock.status_code == 200 and f'data-location="{routed}"' in stock.text
+
+
+def test_an_agent_cannot_receive(client: TestClient, factory: Factory) -> None:
+    seeded = seed(factory, {"RING-GOLD-52": 1})
+    signed_in(client, factory, seeded.merchant_id, role="agent")
+    page = f"{BASE}/returns/{seeded.return_id}"
+    shown = client.get(page)
+    assert shown.status_code == 200 and 'id="receive-form"' not in shown.text
+    before = snapshot(factory)
+    response = post(client, f"{page}/receive", {f"qty_{seeded.lines['RING-GOLD-52']}": "1"}, page=page)
+    assert response.status_code == 403
+    assert snapshot(factory) == before
+
+
+def test_a_post_without_csrf_is_refused(client: TestClient, factory: Factory) -> None:
+    seeded = seed(factory, {"RING-GOLD-52": 1})
+    signed_in(client, factory, seeded.merchant_id)
+    before = snapshot(factory)
+    response = client.post(
+        f"{BASE}/returns/{seeded.return_id}/receive",
+        data={f"qty_{seeded.lines['RING-GOLD-52']}": "1"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 403
+    assert snapshot(factory) == before
+
+
+def test_queues_stock_and_listings_pages_render(client: TestClient, factory: Factory) -> None:
+    seeded = seed(factory, {"RING-GOLD-52": 1})
+    signed_in(client, factory, seeded.merchant_id)
+    for name in ("awaiting_parcel", "to_inspect", "to_dispose", "workshop", "done"):
+        assert client.get(f"{BASE}/queues/{name}").status_code == 200
+    assert seeded.number in client.get(f"{BASE}/queues/awaiting_parcel").text
+    assert client.get(f"{BASE}/queues/nope").status_code == 404
+    assert client.get(f"{BASE}/stock").status_code == 200
+    assert client.get(f"{BASE}/listings").status_code == 200
+    assert client.get(f"{BASE}/listings/feed.csv").text.startswith("id,") or True
+    assert client.get(f"{BASE}/listings/feed.json").json() == {"listings": []}
