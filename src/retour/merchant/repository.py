@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from retour.models import ApiKey, Merchant, StaffUser
@@ -18,6 +18,19 @@ def lock(session: Session, merchant_id: int) -> Merchant:
     # populate_existing: the session may hold the shop from an earlier read; the counter must be fresh.
     statement = select(Merchant).where(Merchant.id == merchant_id).with_for_update()
     return session.scalars(statement.execution_options(populate_existing=True)).one()
+
+
+def increment_return_sequence(session: Session, merchant_id: int) -> int:
+    """``return_sequence + 1`` in one statement, computed by the database on the current row (never
+    stale); the row stays locked until commit. A copy of the shop the session holds is brought up to date."""
+    statement = (
+        update(Merchant)
+        .where(Merchant.id == merchant_id)
+        .values(return_sequence=Merchant.return_sequence + 1)
+        .returning(Merchant.return_sequence)
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(session.execute(statement).scalar_one())
 
 
 def count(session: Session) -> int:

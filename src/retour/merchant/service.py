@@ -227,11 +227,10 @@ def get_merchant_by_slug(session: Session, slug: str) -> Merchant:
 
 
 def next_return_sequence(session: Session, merchant_id: int) -> int:
-    """Allocate the shop's next return number. Locks the shop row until commit: call it late."""
-    merchant = repository.lock(session, merchant_id)
-    merchant.return_sequence += 1
-    session.flush()
-    return merchant.return_sequence
+    """Allocate the shop's next return number. Locks the shop row until commit: call it late.
+    One ``UPDATE ... RETURNING`` (not ``SELECT ... FOR UPDATE`` then ``UPDATE``): every statement
+    run while the shop row is locked delays every other return of the shop."""
+    return repository.increment_return_sequence(session, merchant_id)
 
 
 def has_any_merchant(session: Session) -> bool:

@@ -2,15 +2,22 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.interfaces import LoaderOption
 
-from retour.models import Customer, Order, OrderLine
+from retour.models import Customer, Order, OrderLine, Tender
+
+
+def _tenders(merchant_id: int) -> LoaderOption:
+    # Scoped by merchant too, so that the tender index (merchant_id, order_id) serves the load
+    # (``WHERE order_id IN (...)`` alone scanned the whole tender table: ~10 ms at 100k orders).
+    return selectinload(Order.tenders.and_(Tender.merchant_id == merchant_id))
 
 
 def get(session: Session, merchant_id: int, order_id: int, *, lock: bool = False) -> Order | None:
     statement = (
         select(Order)
         .where(Order.merchant_id == merchant_id, Order.id == order_id)
-        .options(selectinload(Order.lines), selectinload(Order.tenders))
+        .options(selectinload(Order.lines), _tenders(merchant_id))
     )
     if lock:
         # Reload what the session may already hold: decide on the row as locked, not on an earlier read.
@@ -22,7 +29,7 @@ def by_external_id(session: Session, merchant_id: int, external_id: str) -> Orde
     return session.scalars(
         select(Order)
         .where(Order.merchant_id == merchant_id, Order.external_id == external_id)
-        .options(selectinload(Order.lines), selectinload(Order.tenders))
+        .options(selectinload(Order.lines), _tenders(merchant_id))
     ).first()
 
 
@@ -30,7 +37,7 @@ def by_number(session: Session, merchant_id: int, number: str) -> Order | None:
     return session.scalars(
         select(Order)
         .where(Order.merchant_id == merchant_id, Order.number == number)
-        .options(selectinload(Order.lines), selectinload(Order.tenders))
+        .options(selectinload(Order.lines), _tenders(merchant_id))
     ).first()
 
 

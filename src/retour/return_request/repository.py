@@ -2,11 +2,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, inspect, or_, select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.util import identity_key
 
 from retour.models import Order, OrderLine, ReturnLine, ReturnRequest
+
+_M = TypeVar("_M", Order, OrderLine)
 
 # What each status keeps out of the returnable quantity.
 _HELD = case(
@@ -114,18 +118,36 @@ def search(
     return list(session.scalars(statement))
 
 
+def _already_loaded(session: Session, model: type[_M], ids: set[int], merchant_id: int) -> dict[int, _M]:
+    """The rows of ``ids`` this session already holds, loaded and not expired: exactly the objects a
+    SELECT would hand back (it never overwrites loaded attributes), without the round trip. Creating
+    a return reads its order and lines while the shop row is locked: each query there costs everyone."""
+    found: dict[int, _M] = {}
+    for row_id in ids:
+        row = session.identity_map.get(identity_key(model, row_id))
+        if row is not None and not inspect(row).expired_attributes and row.merchant_id == merchant_id:
+            found[row_id] = row
+    return found
+
+
 def orders_by_ids(session: Session, merchant_id: int, order_ids: set[int]) -> dict[int, Order]:
     if not order_ids:
         return {}
-    rows = session.scalars(select(Order).where(Order.merchant_id == merchant_id, Order.id.in_(order_ids)))
-    return {order.id: order for order in rows}
+    found = _already_loaded(session, Order, order_ids, merchant_id)
+    if missing := order_ids - found.keys():
+        rows = session.scalars(select(Order).where(Order.merchant_id == merchant_id, Order.id.in_(missing)))
+        found.update({order.id: order for order in rows})
+    return found
 
 
 def order_lines_by_ids(session: Session, merchant_id: int, line_ids: set[int]) -> dict[int, OrderLine]:
     if not line_ids:
         return {}
-    rows = session.scalars(select(OrderLine).where(OrderLine.merchant_id == merchant_id, OrderLine.id.in_(line_ids)))
-    return {line.id: line for line in rows}
+    found = _already_loaded(session, OrderLine, line_ids, merchant_id)
+    if missing := line_ids - found.keys():
+        rows = session.scalars(select(OrderLine).where(OrderLine.merchant_id == merchant_id, OrderLine.id.in_(missing)))
+        found.update({line.id: line for line in rows})
+    return found
 
 
 def count_by_status(session: Session, merchant_id: int) -> dict[str, int]:

@@ -18,7 +18,7 @@ from retour.kit import clock, ids
 from retour.kit.actor import Actor
 from retour.kit.errors import Conflict, InvalidInput, NotFound, Refused
 from retour.merchant import service as merchant_service
-from retour.models import Order, OrderLine, ReturnLine, ReturnRequest
+from retour.models import Order, OrderLine, Reason, ReturnLine, ReturnRequest
 from retour.order import service as order_service
 from retour.outbox import service as outbox_service
 from retour.policy import rules as policy_rules
@@ -40,6 +40,7 @@ from retour.return_request.schemas import (
 )
 
 SUBJECT = "return_request"
+KEEP_ALIVE = "retour.keep_alive"
 
 
 @dataclass(frozen=True)
@@ -66,12 +67,16 @@ def evaluate_order(
     *,
     reasons: dict[int, str] | None = None,
     draft: PolicyDocument | None = None,
+    reason_rows: list[Reason] | None = None,
 ) -> OrderEvaluation:
-    """Run the policy (the active one, or a draft for a dry run) over every line of the order."""
+    """Run the policy (the active one, or a draft for a dry run) over every line of the order.
+    ``reason_rows``: the shop's reasons when the caller has just read them (saves reading them twice)."""
     active = policy_service.get_active(session, merchant_id)
     policy = draft or active.document
     held = repository.held_quantities(session, merchant_id, [line.id for line in order.lines])
-    ancestry = policy_service.reason_ancestry(policy_service.list_reasons(session, merchant_id)) if reasons else {}
+    if reasons and reason_rows is None:
+        reason_rows = policy_service.list_reasons(session, merchant_id)
+    ancestry = policy_service.reason_ancestry(reason_rows) if reasons and reason_rows is not None else {}
     customer = order_service.get_customer(session, merchant_id, order.customer_id)
     facts = policy_rules.OrderFacts(
         placed_on=clock.as_utc(order.placed_at).date(),
@@ -130,9 +135,13 @@ def request_return(
             "a gift return is settled with store credit or an exchange", field="resolution", code="gift_resolution"
         )
     order = order_service.get_order(session, merchant_id, data.order_id, lock=True)
-    _check_lines(session, merchant_id, order, data.lines)
+    reason_rows = _check_lines(session, merchant_id, order, data.lines)
     evaluation = evaluate_order(
-        session, merchant_id, order, reasons={i.order_line_id: i.reason_code for i in data.lines}
+        session,
+        merchant_id,
+        order,
+        reasons={i.order_line_id: i.reason_code for i in data.lines},
+        reason_rows=reason_rows,
     )
     decisions = [_check_against_policy(evaluation, data, index, item) for index, item in enumerate(data.lines)]
     quote = _quote(evaluation, data, decisions)
@@ -162,6 +171,10 @@ def request_return(
         ],
     )
     session.add(request)
+    # The session's identity map holds objects weakly: keep the order (and so its lines) alive until
+    # the session ends, so that describing the new return finds them there instead of reading them
+    # again while the shop row is locked (repository.orders_by_ids / order_lines_by_ids).
+    session.info.setdefault(KEEP_ALIVE, []).append(order)
     session.flush()
     # The request as asked; the automatic approval is its own event, right after.
     _record(session, request, "return.requested", actor, after={**_snapshot(request), "status": "requested"})
@@ -181,17 +194,23 @@ def preview_quote(session: Session, merchant_id: int, data: ReturnIn) -> return_
     """The quote ``request_return`` would record for this request, with the same checks and
     refusals, without writing anything (the portal shows it before the customer confirms)."""
     order = order_service.get_order(session, merchant_id, data.order_id)
-    _check_lines(session, merchant_id, order, data.lines)
+    reason_rows = _check_lines(session, merchant_id, order, data.lines)
     evaluation = evaluate_order(
-        session, merchant_id, order, reasons={i.order_line_id: i.reason_code for i in data.lines}
+        session,
+        merchant_id,
+        order,
+        reasons={i.order_line_id: i.reason_code for i in data.lines},
+        reason_rows=reason_rows,
     )
     decisions = [_check_against_policy(evaluation, data, index, item) for index, item in enumerate(data.lines)]
     return _quote(evaluation, data, decisions)
 
 
-def _check_lines(session: Session, merchant_id: int, order: Order, lines: list[ReturnLineIn]) -> None:
+def _check_lines(session: Session, merchant_id: int, order: Order, lines: list[ReturnLineIn]) -> list[Reason]:
+    """Refuses lines of another order, repeated lines and unknown reasons; returns the shop's reasons."""
     own = {line.id for line in order.lines}
-    known_reasons = {reason.code for reason in policy_service.list_reasons(session, merchant_id)}
+    reason_rows = policy_service.list_reasons(session, merchant_id)
+    known_reasons = {reason.code for reason in reason_rows}
     seen: set[int] = set()
     for index, item in enumerate(lines):
         if item.order_line_id not in own:
@@ -213,6 +232,7 @@ def _check_lines(session: Session, merchant_id: int, order: Order, lines: list[R
                 field=f"lines.{index}.reason_code",
                 code="unknown_reason",
             )
+    return reason_rows
 
 
 def _check_against_policy(

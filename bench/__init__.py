@@ -1,0 +1,1 @@
+"""``make bench``: return creations per second and ``returnable`` latency, SQLite and PostgreSQL."""
