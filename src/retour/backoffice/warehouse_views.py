@@ -192,7 +192,7 @@ async def receive(
         message = error_message(request, error) if isinstance(error, RetourError) else str(error)
         status = error.status if isinstance(error, RetourError) else 422
         return _receive_page(request, session, staff, return_id, error=message, form=values, status_code=status)
-    units = len([line for line in receipt.lines if line.return_line_id is not None])
+    units = sum(line.quantity for line in receipt.lines if line.return_line_id is not None)
     flash(request, gettext(request, N_("Parcel received: %(count)s unit(s) to inspect."), count=units))
     return RedirectResponse(f"{BASE}/returns/{return_id}", status_code=303)
 
