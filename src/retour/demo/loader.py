@@ -27,6 +27,8 @@ from retour.demo import returns as demo_returns
 from retour.demo.catalog import build_catalog
 from retour.demo.orders import build_orders
 from retour.demo.policy import DEMO_POLICY
+from retour.inventory import service as inventory_service
+from retour.inventory.schemas import AddressIn, LocationIn
 from retour.kit import clock
 from retour.kit.actor import Actor
 from retour.kit.db import unit_of_work
@@ -142,7 +144,33 @@ def _open_shop(session: Session, catalog: list[ProductIn]) -> tuple[int, dict[st
         catalog_service.upsert_product(session, merchant.id, product)
     found = catalog_service.find_variants(session, merchant.id, [v.sku for p in catalog for v in p.variants])
     variant_ids = {sku: variant.id for sku, (variant, _product) in found.items()}
+    _locations(session, merchant.id)
     return merchant.id, variant_ids
+
+
+DEMO_LOCATIONS = (
+    LocationIn(
+        code="LYON",
+        name="Entrepôt Lyon",
+        kind="warehouse",
+        address=AddressIn(lines=["12 rue de l'Industrie"], postal_code="69007", city="Lyon", country="FR"),
+        countries_served=["FR", "BE", "CH", "DE"],
+        is_default=True,
+    ),
+    LocationIn(
+        code="PARIS-MARAIS",
+        name="Boutique Paris Marais",
+        kind="store",
+        address=AddressIn(lines=["18 rue des Francs-Bourgeois"], postal_code="75003", city="Paris", country="FR"),
+        countries_served=["FR"],
+    ),
+)
+
+
+def _locations(session: Session, merchant_id: int) -> None:
+    """The warehouse that takes the parcels back (the default) and the Paris store."""
+    for location in DEMO_LOCATIONS:
+        inventory_service.create_location(session, merchant_id, location, actor=_ACTOR)
 
 
 def _people(session: Session, merchant_id: int) -> tuple[demo_returns.Staff, str]:
