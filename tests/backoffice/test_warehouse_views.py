@@ -155,3 +155,14 @@ def test_queues_stock_and_listings_pages_render(client: TestClient, factory: Fac
     assert client.get(f"{BASE}/listings").status_code == 200
     assert client.get(f"{BASE}/listings/feed.csv").text.startswith("id,") or True
     assert client.get(f"{BASE}/listings/feed.json").json() == {"listings": []}
+
+
+def test_the_scan_page_in_french(client: TestClient, factory: Factory) -> None:
+    seeded = seed(factory)
+    email = add_staff(factory, seeded.merchant_id, "warehouse", language="fr")
+    assert login(client, email).status_code == 303
+    page = client.get(BASE).text
+    assert "Scannez l&#39;étiquette" in page or "Scannez l'étiquette" in page
+    assert ">Entrepôt<" in page
+    missing = client.get(f"{BASE}/scan", params={"code": "R-999999"}).text
+    assert "Aucun retour ne correspond au code « R-999999 ». Scannez à nouveau." in missing
