@@ -13,6 +13,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from retour.catalog import repository as catalog_repository
+from retour.catalog import service as catalog_service
+from retour.catalog.schemas import ProductIn
 from retour.kit.actor import Actor
 from retour.kit.db import begin_write, unit_of_work
 from retour.kit.errors import Conflict, InvalidInput, NotFound, Refused, RetourError
@@ -796,3 +799,59 @@ def test_listing_filters_and_pages_one_shops_returns(factory: sessionmaker[Sessi
         with pytest.raises(InvalidInput) as caught:
             service.list_returns(session, a.merchant_id, ReturnFilters(), cursor="not-a-cursor")
         assert (caught.value.code, caught.value.field) == ("invalid_cursor", "cursor")
+
+
+# ---- exchanges ---------------------------------------------------------------------------------
+
+
+def _product(session: Session, merchant_id: int, external_id: str, *skus: str) -> dict[str, int]:
+    product = catalog_service.upsert_product(
+        session,
+        merchant_id,
+        ProductIn.model_validate(
+            {
+                "external_id": external_id,
+                "title": external_id,
+                "variants": [{"sku": sku, "price_amount": 12900} for sku in skus],
+            }
+        ),
+    )
+    return {
+        variant.sku: variant.id for variant in catalog_repository.variants_of_product(session, merchant_id, product.id)
+    }
+
+
+def test_an_exchange_is_for_the_same_product_of_the_same_shop(factory: sessionmaker[Session]) -> None:
+    with unit_of_work(factory) as session:
+        merchant_id = factories.merchant(session).id
+        other_shop = factories.merchant(session).id
+        rings = _product(session, merchant_id, "ring", "RING-GOLD-52", "RING-GOLD-54")
+        necklaces = _product(session, merchant_id, "necklace", "NECK-SILVER")
+        theirs = _product(session, other_shop, "ring", "RING-GOLD-52", "RING-GOLD-54")
+        order = factories.order(session, merchant_id, lines=[RING, NECKLACE, ENGRAVED])
+        lines = {line.external_id: line.id for line in order.lines}
+        order_id = order.id
+
+    def exchange(line: str, variant_id: int) -> ReturnIn:
+        data = ask(order_id, (lines[line], 1, "too_small"), resolution="exchange")
+        data.lines[0].exchange_variant_id = variant_id
+        return data
+
+    for line, variant_id in (
+        ("ring", necklaces["NECK-SILVER"]),  # another product
+        ("ring", theirs["RING-GOLD-54"]),  # another shop's
+        ("ring", 999_999),  # nothing
+        ("engraved", rings["RING-GOLD-54"]),  # a line the catalogue does not know
+    ):
+        error = refused_with_nothing_written(factory, merchant_id, exchange(line, variant_id), InvalidInput)
+        assert (error.status, error.code, error.field) == (
+            422,
+            "invalid_exchange_variant",
+            "lines.0.exchange_variant_id",
+        )
+    bigger = create(factory, merchant_id, exchange("ring", rings["RING-GOLD-54"]))
+    same = create(factory, merchant_id, exchange("ring", rings["RING-GOLD-52"]))  # a replacement
+    assert [bigger.lines[0].exchange_variant_id, same.lines[0].exchange_variant_id] == [
+        rings["RING-GOLD-54"],
+        rings["RING-GOLD-52"],
+    ]

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from retour.audit import service as audit_service
+from retour.catalog import service as catalog_service
 from retour.kit import clock, ids
 from retour.kit.actor import Actor
 from retour.kit.errors import Conflict, InvalidInput, NotFound, Refused
@@ -232,7 +233,26 @@ def _check_lines(session: Session, merchant_id: int, order: Order, lines: list[R
                 field=f"lines.{index}.reason_code",
                 code="unknown_reason",
             )
+    _check_exchange_variants(session, merchant_id, order, lines)
     return reason_rows
+
+
+def _check_exchange_variants(session: Session, merchant_id: int, order: Order, lines: list[ReturnLineIn]) -> None:
+    """An exchange is for the same item or another variant (size, metal...) of its product, in this shop."""
+    wanted = [(index, item) for index, item in enumerate(lines) if item.exchange_variant_id is not None]
+    if not wanted:
+        return
+    variant_of = {line.id: line.variant_id for line in order.lines}
+    origins = [variant_of[item.order_line_id] for _, item in wanted]
+    siblings = catalog_service.exchange_variants(session, merchant_id, [v for v in origins if v is not None])
+    for (index, item), origin in zip(wanted, origins, strict=True):
+        allowed = {origin, *(variant.id for variant in siblings.get(origin, []))} if origin is not None else set()
+        if item.exchange_variant_id not in allowed:
+            raise InvalidInput(
+                "an exchange is for the same item or another variant of it",
+                field=f"lines.{index}.exchange_variant_id",
+                code="invalid_exchange_variant",
+            )
 
 
 def _check_against_policy(
