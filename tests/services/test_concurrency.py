@@ -20,8 +20,9 @@ from retour.kit.actor import Actor
 from retour.kit.db import unit_of_work
 from retour.kit.errors import Conflict, Refused
 from retour.merchant import service as merchant_service
-from retour.models import AuditEvent, ReturnRequest
+from retour.models import AuditEvent, Customer, Order, OrderLine, ReturnRequest
 from retour.order import service as order_service
+from retour.order.schemas import OrderIn
 from retour.policy import service as policy_service
 from retour.return_request import repository, service
 from retour.return_request.schemas import ReturnIn
@@ -255,3 +256,45 @@ def test_a_transition_decides_on_the_locked_row_not_on_an_earlier_read(
             service.cancel_return(late, merchant_id, request.id, actor=AGENT)
         assert caught.value.extra == {"status": "cancelled"}
         assert shown.status == "cancelled"  # the locked read refreshed it
+
+
+def test_two_orders_of_a_new_customer_arriving_together_both_go_in(
+    engine: Engine, factory: sessionmaker[Session]
+) -> None:
+    """Shop platforms send webhooks in parallel: the customer row must not make one of them fail."""
+    with unit_of_work(factory) as session:
+        merchant_id = factories.merchant(session).id
+    for round_ in range(3):
+        email = f"new-{round_}@example.fr"
+        payloads = [
+            OrderIn.model_validate(factories.order_payload(customer={"email": email, "name": "Inès"})) for _ in range(2)
+        ]
+        contenders = [
+            lambda session, payload=payload: order_service.upsert_order(session, merchant_id, payload)[0].id
+            for payload in payloads
+        ]
+        results = race(engine, factory, contenders)
+        assert all(isinstance(result, int) for result in results), results
+        with factory() as session:
+            customers = session.scalars(select(Customer).where(Customer.email == email)).all()
+            assert len(customers) == 1
+            orders = session.scalars(select(Order.customer_id).where(Order.id.in_(results))).all()
+            assert orders == [customers[0].id, customers[0].id]
+
+
+def test_the_same_new_order_sent_twice_at_once_is_created_once(engine: Engine, factory: sessionmaker[Session]) -> None:
+    with unit_of_work(factory) as session:
+        merchant_id = factories.merchant(session).id
+    payload = OrderIn.model_validate(factories.order_payload())
+
+    def upsert(session: Session) -> tuple[int, bool]:
+        order, created = order_service.upsert_order(session, merchant_id, payload)
+        return order.id, created
+
+    results = race(engine, factory, [upsert, upsert])
+    assert all(isinstance(result, tuple) for result in results), results
+    assert sorted(created for _, created in results) == [False, True]
+    assert results[0][0] == results[1][0]
+    with factory() as session:
+        count = select(func.count()).select_from(OrderLine).where(OrderLine.order_id == results[0][0])
+        assert session.scalar(count) == 2

@@ -15,25 +15,41 @@ from retour.order.schemas import CustomerIn, OrderIn, OrderLineIn, OrderLineOut,
 
 def upsert_order(session: Session, merchant_id: int, data: OrderIn) -> tuple[Order, bool]:
     """Create the order or bring it up to date; the same payload twice changes nothing.
-    Returns the order and whether it was created. Lines already in a return cannot be removed."""
+    Returns the order and whether it was created. Lines already in a return cannot be removed.
+    The same new order delivered twice at once (platforms retry webhooks in parallel) ends as one
+    creation and one update."""
+    try:
+        return _upsert_order(session, merchant_id, data)
+    except _CreatedMeanwhile:
+        return _upsert_order(session, merchant_id, data)
+
+
+class _CreatedMeanwhile(Exception):
+    """Another transaction created this very order while this one was building it."""
+
+
+def _upsert_order(session: Session, merchant_id: int, data: OrderIn) -> tuple[Order, bool]:
     customer = upsert_customer(session, merchant_id, data.customer)
     order = repository.by_external_id(session, merchant_id, data.external_id)
     created = order is None
-    if order is None:
-        order = Order(merchant_id=merchant_id, external_id=data.external_id, lines=[], tenders=[])
-        session.add(order)
-    # No autoflush on the way (the catalogue lookup would flush the half-built order): every
-    # conflict surfaces at the one flush below, where it is recognised and named.
-    with session.no_autoflush:
-        _apply_header(order, data, customer)
-        _apply_lines(session, merchant_id, order, data.lines)
-        order.tenders = [
-            Tender(merchant_id=merchant_id, kind=t.kind, amount=t.amount, reference=t.reference) for t in data.tenders
-        ]
     try:
-        with session.begin_nested():
+        # The savepoint first, then the changes, and no autoflush on the way (the catalogue lookup
+        # would flush a half-built order): a conflict surfaces at the one flush at the end, where it
+        # is recognised and named, and rolls back this order only.
+        with session.begin_nested(), session.no_autoflush:
+            if order is None:
+                order = Order(merchant_id=merchant_id, external_id=data.external_id, lines=[], tenders=[])
+                session.add(order)
+            _apply_header(order, data, customer)
+            _apply_lines(session, merchant_id, order, data.lines)
+            order.tenders = [
+                Tender(merchant_id=merchant_id, kind=t.kind, amount=t.amount, reference=t.reference)
+                for t in data.tenders
+            ]
             session.flush()
     except IntegrityError as error:
+        if created and repository.by_external_id(session, merchant_id, data.external_id) is not None:
+            raise _CreatedMeanwhile from None
         raise _conflict(error) from None
     return order, created
 
@@ -97,8 +113,16 @@ def upsert_customer(session: Session, merchant_id: int, data: CustomerIn) -> Cus
     email = data.email.strip().lower()
     customer = repository.customer_by_email(session, merchant_id, email)
     if customer is None:
-        customer = Customer(merchant_id=merchant_id, email=email)
-        session.add(customer)
+        try:
+            with session.begin_nested():
+                customer = Customer(merchant_id=merchant_id, email=email)
+                session.add(customer)
+                session.flush()
+        except IntegrityError:
+            # Another order of this new customer, in a transaction that committed meanwhile.
+            customer = repository.customer_by_email(session, merchant_id, email)
+            if customer is None:
+                raise
     customer.name = data.name or customer.name or ""
     customer.language = data.language
     customer.tags = sorted(set(data.tags))
