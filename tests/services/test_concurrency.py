@@ -298,3 +298,30 @@ def test_the_same_new_order_sent_twice_at_once_is_created_once(engine: Engine, f
     with factory() as session:
         count = select(func.count()).select_from(OrderLine).where(OrderLine.order_id == results[0][0])
         assert session.scalar(count) == 2
+
+
+def test_the_same_idempotency_key_sent_twice_at_once_gets_one_return_and_the_same_answer(
+    client: TestClient, shop: dict[str, Any], factory: sessionmaker[Session]
+) -> None:
+    headers = {**shop["headers"], "Idempotency-Key": "checkout-42"}
+    order = client.post(
+        "/api/v1/orders", json=factories.order_payload(lines=[{**LAST_UNIT, "quantity": 1}]), headers=headers
+    ).json()
+    body = ask(order["id"], order["lines"][0]["id"]).model_dump(mode="json")
+    barrier = threading.Barrier(2)
+    answers: list[Any] = [None, None]
+
+    def call(index: int) -> None:
+        barrier.wait(timeout=30)
+        answers[index] = client.post("/api/v1/returns", json=body, headers=headers)
+
+    threads = [threading.Thread(target=call, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert [answer.status_code for answer in answers] == [201, 201], [answer.text for answer in answers]
+    assert answers[0].json() == answers[1].json()
+    assert sorted(answer.headers.get("idempotent-replayed", "") for answer in answers) == ["", "true"]
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(ReturnRequest)) == 1

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from retour.kit.errors import InvalidInput
@@ -27,14 +28,31 @@ def request_hash(endpoint: str, body: Any) -> str:
 
 
 def check(session: Session, *, merchant_id: int, key: str, endpoint: str, body: Any) -> Replay | None:
-    """The stored answer for this key, None if the key is new; refuses a key reused for another request."""
+    """The stored answer for this key; refuses a key reused for another request. None if the key is
+    new, and then the key is *claimed* by this transaction: a concurrent request with the same key
+    waits for it to end, then replays its answer (or, if it rolled back, goes ahead itself)."""
     if not 1 <= len(key) <= 200:
         raise InvalidInput("Idempotency-Key must have 1 to 200 characters", field="Idempotency-Key")
-    record = session.scalars(
-        select(IdempotencyRecord).where(IdempotencyRecord.merchant_id == merchant_id, IdempotencyRecord.key == key)
-    ).first()
+    record = _record(session, merchant_id, key)
     if record is None:
-        return None
+        try:
+            with session.begin_nested():
+                session.add(
+                    IdempotencyRecord(
+                        merchant_id=merchant_id,
+                        key=key,
+                        endpoint=endpoint,
+                        request_hash=request_hash(endpoint, body),
+                        response_status=0,  # filled in by remember(), in this same transaction
+                        response_body={},
+                    )
+                )
+                session.flush()
+            return None
+        except IntegrityError:
+            record = _record(session, merchant_id, key)  # claimed by a request that committed meanwhile
+            if record is None:
+                raise
     if record.endpoint != endpoint or record.request_hash != request_hash(endpoint, body):
         raise InvalidInput(
             "this Idempotency-Key was already used for a different request",
@@ -42,6 +60,12 @@ def check(session: Session, *, merchant_id: int, key: str, endpoint: str, body: 
             code="idempotency_key_reused",
         )
     return Replay(record.response_status, dict(record.response_body))
+
+
+def _record(session: Session, merchant_id: int, key: str) -> IdempotencyRecord | None:
+    return session.scalars(
+        select(IdempotencyRecord).where(IdempotencyRecord.merchant_id == merchant_id, IdempotencyRecord.key == key)
+    ).first()
 
 
 def remember(
@@ -54,14 +78,13 @@ def remember(
     status: int,
     response: dict[str, Any],
 ) -> None:
-    session.add(
-        IdempotencyRecord(
-            merchant_id=merchant_id,
-            key=key,
-            endpoint=endpoint,
-            request_hash=request_hash(endpoint, body),
-            response_status=status,
-            response_body=response,
-        )
-    )
+    """Store the answer under the key (claimed by ``check``), in the transaction of the work it describes."""
+    record = _record(session, merchant_id, key)
+    if record is None:
+        record = IdempotencyRecord(merchant_id=merchant_id, key=key)
+        session.add(record)
+    record.endpoint = endpoint
+    record.request_hash = request_hash(endpoint, body)
+    record.response_status = status
+    record.response_body = response
     session.flush()
