@@ -13,11 +13,13 @@ def _tenders(merchant_id: int) -> LoaderOption:
     return selectinload(Order.tenders.and_(Tender.merchant_id == merchant_id))
 
 
-def get(session: Session, merchant_id: int, order_id: int, *, lock: bool = False) -> Order | None:
+def get(session: Session, merchant_id: int, order_id: int, *, lock: bool = False, tenders: bool = True) -> Order | None:
+    """``tenders=False`` skips their query for readers that never touch them; not with ``lock``: the
+    locked reload would drop tenders the session already holds (``populate_existing``)."""
     statement = (
         select(Order)
         .where(Order.merchant_id == merchant_id, Order.id == order_id)
-        .options(selectinload(Order.lines), _tenders(merchant_id))
+        .options(selectinload(Order.lines), *([_tenders(merchant_id)] if tenders or lock else []))
     )
     if lock:
         # Reload what the session may already hold: decide on the row as locked, not on an earlier read.

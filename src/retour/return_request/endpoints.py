@@ -25,7 +25,7 @@ StatusFilter = Literal["requested", "approved", "rejected", "cancelled", "in_pro
 @router.get("/orders/{order_id}/returnable", response_model=ReturnableOut, responses=responses(404))
 def returnable(order_id: OrderId, session: DbSession, caller: Reader) -> ReturnableOut:
     """Which lines of the order can come back, how many, until when, and why not for the others."""
-    order = order_service.get_order(session, caller.merchant_id, order_id)
+    order = order_service.get_order(session, caller.merchant_id, order_id, tenders=False)
     return service.describe_evaluation(service.evaluate_order(session, caller.merchant_id, order))
 
 
