@@ -325,3 +325,28 @@ def test_the_same_idempotency_key_sent_twice_at_once_gets_one_return_and_the_sam
     assert sorted(answer.headers.get("idempotent-replayed", "") for answer in answers) == ["", "true"]
     with factory() as session:
         assert session.scalar(select(func.count()).select_from(ReturnRequest)) == 1
+
+
+def test_a_read_request_never_fails_because_its_key_is_stamped(factory: sessionmaker[Session]) -> None:
+    """A GET reads without asking for the write lock; stamping ``last_used_at`` must not turn it into
+    a failing writer when something else was written since its first read (SQLite refuses that
+    upgrade): the stamp is then skipped, and a later request makes it."""
+    with unit_of_work(factory) as session:
+        merchant_id = factories.merchant(session).id
+        token = factories.api_key(session, merchant_id)
+    reader = factory()  # as a GET request: a plain BEGIN
+    try:
+        assert reader.scalar(select(func.count()).select_from(ReturnRequest)) == 0  # its first read
+        with unit_of_work(factory) as other:  # meanwhile the worker, or another request, writes
+            factories.merchant(other)
+        key = merchant_service.authenticate_api_key(reader, token)
+        reader.commit()
+    finally:
+        reader.close()
+    assert key.merchant_id == merchant_id
+    with factory() as session:  # on a quiet database the stamp is made
+        stamped = merchant_service.authenticate_api_key(session, token)
+        session.commit()
+    with factory() as session:
+        assert merchant_service.list_api_keys(session, merchant_id)[0].last_used_at is not None
+        assert stamped.last_used_at is not None

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -56,6 +58,10 @@ def get_staff(session: Session, merchant_id: int, user_id: int) -> StaffUser | N
 
 def api_key_by_prefix(session: Session, prefix: str) -> ApiKey | None:
     return session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).first()
+
+
+def stamp_api_key(session: Session, key_id: int, at: datetime) -> None:
+    session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=at))
 
 
 def api_keys(session: Session, merchant_id: int) -> list[ApiKey]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from retour.audit import service as audit_service
 from retour.kit import clock, ids
@@ -208,8 +209,20 @@ def authenticate_api_key(session: Session, token: str) -> ApiKey:
         raise Unauthorized("this API key was revoked", code="revoked_api_key")
     now = clock.now()
     if key.last_used_at is None or clock.as_utc(key.last_used_at) < now - timedelta(minutes=1):
-        key.last_used_at = now
+        _stamp(session, key, now)
     return key
+
+
+def _stamp(session: Session, key: ApiKey, now: datetime) -> None:
+    """Best effort: a read request must never fail because its key could not be stamped. On SQLite
+    a reader cannot become a writer once another writer committed after its first read; the stamp is
+    then left to a later request."""
+    try:
+        with session.begin_nested():
+            repository.stamp_api_key(session, key.id, now)
+    except OperationalError:
+        return
+    set_committed_value(key, "last_used_at", now)
 
 
 def get_merchant(session: Session, merchant_id: int) -> Merchant:
