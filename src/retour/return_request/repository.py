@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import case, func, inspect, or_, select
+from sqlalchemy import Select, case, func, inspect, or_, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.util import identity_key
 
-from retour.models import Order, OrderLine, ReturnLine, ReturnRequest
+from retour.models import Customer, Order, OrderLine, ReturnLine, ReturnRequest
 
 _M = TypeVar("_M", Order, OrderLine)
 
@@ -34,17 +34,25 @@ def held_quantities(session: Session, merchant_id: int, order_line_ids: list[int
     return {line_id: int(total or 0) for line_id, total in rows}
 
 
-def count_customer_returns(session: Session, merchant_id: int, customer_id: int) -> int:
-    return (
-        session.scalar(
-            select(func.count(ReturnRequest.id)).where(
-                ReturnRequest.merchant_id == merchant_id,
-                ReturnRequest.customer_id == customer_id,
-                ReturnRequest.status.not_in(("cancelled", "rejected")),
-            )
-        )
-        or 0
+def _customer_returns(merchant_id: int, customer_id: int) -> Select[Any]:
+    return select(func.count(ReturnRequest.id)).where(
+        ReturnRequest.merchant_id == merchant_id,
+        ReturnRequest.customer_id == customer_id,
+        ReturnRequest.status.not_in(("cancelled", "rejected")),
     )
+
+
+def count_customer_returns(session: Session, merchant_id: int, customer_id: int) -> int:
+    return session.scalar(_customer_returns(merchant_id, customer_id)) or 0
+
+
+def customer_with_return_count(session: Session, merchant_id: int, customer_id: int) -> tuple[Customer, int] | None:
+    """The customer and ``count_customer_returns`` in one query (the policy needs both)."""
+    count = _customer_returns(merchant_id, customer_id).scalar_subquery()
+    row = session.execute(
+        select(Customer, count).where(Customer.merchant_id == merchant_id, Customer.id == customer_id)
+    ).first()
+    return (row[0], int(row[1] or 0)) if row is not None else None
 
 
 def get(session: Session, merchant_id: int, return_id: int, *, lock: bool = False) -> ReturnRequest | None:

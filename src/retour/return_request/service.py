@@ -78,7 +78,10 @@ def evaluate_order(
     if reasons and reason_rows is None:
         reason_rows = policy_service.list_reasons(session, merchant_id)
     ancestry = policy_service.reason_ancestry(reason_rows) if reasons and reason_rows is not None else {}
-    customer = order_service.get_customer(session, merchant_id, order.customer_id)
+    found = repository.customer_with_return_count(session, merchant_id, order.customer_id)
+    if found is None:
+        raise NotFound("no such customer")
+    customer, earlier_returns = found
     facts = policy_rules.OrderFacts(
         placed_on=clock.as_utc(order.placed_at).date(),
         shipped_on=clock.as_utc(order.shipped_at).date() if order.shipped_at else None,
@@ -86,7 +89,7 @@ def evaluate_order(
         country=order.country,
         currency=order.currency,
         customer_tags=frozenset(customer.tags),
-        earlier_returns=repository.count_customer_returns(session, merchant_id, order.customer_id),
+        earlier_returns=earlier_returns,
     )
     today = clock.now().date()
     evaluations = []
