@@ -19,11 +19,12 @@ RETURN_TOPICS = (
     "return.received",
     "return.inspected",
 )
+SHIPMENT_TOPICS = ("shipment.label_created",)
 
 
 def _acknowledge(session: Session, message: Message) -> None:
-    """Until emails and webhooks exist, return events are simply acknowledged."""
+    """Until emails and webhooks exist, return and shipment events are simply acknowledged."""
 
 
-for _topic in RETURN_TOPICS:
+for _topic in RETURN_TOPICS + SHIPMENT_TOPICS:
     handler(_topic)(_acknowledge)

@@ -25,8 +25,8 @@ from retour.order import service as order_service
 from retour.policy import service as policy_service
 from retour.policy.rules import LineDecision
 from retour.policy.schemas import ALL_METHODS, ALL_RESOLUTIONS, PolicyDocument
-from retour.portal import _standin as photo_service
-from retour.portal import _standin as shipment_service
+from retour.photo import service as photo_service
+from retour.shipment import service as shipment_service
 from retour.portal import repository
 from retour.portal.schemas import Draft, DraftLine, ItemChoice, LookupIn, OptionsIn
 from retour.return_request import service as return_service

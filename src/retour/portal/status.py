@@ -22,8 +22,8 @@ from retour.policy import rules as policy_rules
 from retour.policy import service as policy_service
 from retour.policy.rules import Explanation
 from retour.policy.schemas import Actions, Conditions
-from retour.portal import _standin as photo_service
-from retour.portal import _standin as shipment_service
+from retour.photo import service as photo_service
+from retour.shipment import service as shipment_service
 from retour.portal.service import ReasonGroup, photo_reasons, reason_groups
 from retour.return_request import rules as return_rules
 from retour.return_request import service as return_service
@@ -356,7 +356,7 @@ def _current_shipment(session: Session, merchant_id: int, return_id: int) -> Shi
 
 def label_pdf(session: Session, merchant_id: int, return_id: int, *, storage_dir: Any) -> bytes:
     shipment = _current_shipment(session, merchant_id, return_id)
-    return bytes(shipment_service.get_label_pdf(session, merchant_id, shipment))
+    return bytes(shipment_service.get_label_pdf(session, merchant_id, shipment, storage_dir=storage_dir))
 
 
 def packing_slip_pdf(session: Session, merchant_id: int, return_id: int) -> bytes:

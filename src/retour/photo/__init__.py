@@ -1,0 +1,1 @@
+"""Customers' photos of returned items: checked, re-encoded without metadata, stored."""

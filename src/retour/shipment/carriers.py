@@ -1,0 +1,118 @@
+"""Carrier adapters: who makes the label and tells where the parcel is.
+
+Only the built-in, offline carrier exists today: it issues its own tracking numbers (deterministic
+per shop and return, with a Luhn check digit) and draws the label locally. A real carrier (an HTTP
+API) implements the same ``CarrierAdapter`` protocol and raises ``CarrierRetryableError`` for what
+may work on a later attempt (timeouts, 5xx, rate limits) and ``CarrierFinalError`` for what never
+will (refused address, unknown service)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Protocol
+
+from retour.shipment import documents, rules
+from retour.shipment.rules import Address
+
+
+class CarrierError(Exception):
+    """A carrier could not do what was asked."""
+
+
+class CarrierRetryableError(CarrierError):
+    """Temporary: the same call may succeed later (the outbox retries it)."""
+
+
+class CarrierFinalError(CarrierError):
+    """Permanent: retrying the same call cannot succeed."""
+
+
+@dataclass(frozen=True)
+class LabelRequest:
+    """Everything a carrier needs to make the label of one parcel."""
+
+    merchant_id: int
+    rma_number: str
+    parcel: int
+    method: str
+    shop_name: str
+    sender: Address
+    recipient: Address
+    today: date
+    language: str = "fr"
+
+
+@dataclass(frozen=True)
+class CarrierLabel:
+    tracking_number: str | None
+    qr_payload: str
+    pdf: bytes
+    expires_on: date | None
+
+
+class CarrierAdapter(Protocol):
+    name: str
+
+    def create_label(self, request: LabelRequest) -> CarrierLabel:
+        """Make (or buy) the label of one parcel. Raises ``CarrierError``."""
+        ...
+
+    def track(self, tracking_number: str) -> str | None:
+        """The parcel's shipment status as the carrier knows it (one of ``SHIPMENT_STATUSES``),
+        or None when the carrier has nothing to say. Raises ``CarrierError``."""
+        ...
+
+
+class BuiltinCarrier:
+    """The offline carrier: a tracking number from ``rules.tracking_number`` for the methods that
+    travel with a carrier (none for a return in store or shipped by the customer), and a label
+    drawn by ``documents.render_label_pdf``. It has no network, so it never tracks anything."""
+
+    name = "builtin"
+
+    def create_label(self, request: LabelRequest) -> CarrierLabel:
+        tracking = (
+            rules.tracking_number(request.merchant_id, request.rma_number, request.parcel)
+            if request.method in rules.CARRIER_METHODS
+            else None
+        )
+        expires_on = (
+            request.today + timedelta(days=rules.LABEL_VALIDITY_DAYS)
+            if request.method in rules.CARRIER_METHODS
+            else None
+        )
+        payload = rules.qr_payload(request.rma_number, tracking)
+        pdf = documents.render_label_pdf(label_data(request, tracking, payload, expires_on, carrier=self.name))
+        return CarrierLabel(tracking_number=tracking, qr_payload=payload, pdf=pdf, expires_on=expires_on)
+
+    def track(self, tracking_number: str) -> str | None:
+        return None
+
+
+def label_data(
+    request: LabelRequest, tracking: str | None, payload: str, expires_on: date | None, *, carrier: str
+) -> documents.LabelData:
+    """What the label prints for ``request``: also used to draw a lost label file again."""
+    return documents.LabelData(
+        shop_name=request.shop_name,
+        rma_number=request.rma_number,
+        sender=request.sender,
+        recipient=request.recipient,
+        qr_payload=payload,
+        tracking_number=tracking,
+        carrier=carrier,
+        method=request.method,
+        expires_on=expires_on,
+        language=request.language,
+    )
+
+
+CARRIERS: dict[str, CarrierAdapter] = {"builtin": BuiltinCarrier()}
+
+
+def carrier_for(name: str) -> CarrierAdapter:
+    try:
+        return CARRIERS[name]
+    except KeyError:
+        raise CarrierFinalError(f"unknown carrier {name!r}") from None

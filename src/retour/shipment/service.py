@@ -1,0 +1,318 @@
+"""The parcel back: offers (pickup slots, stores), the shipment with its label, its timeline and
+cancellation, and the documents the customer downloads (label, packing slip, drop-off QR code).
+
+Labels are stored under ``<storage>/<merchant_id>/labels/<RMA>.pdf`` (written atomically); the
+file is only a cache of what the shipment row says and is drawn again when it is missing."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from retour.audit import service as audit_service
+from retour.kit import clock
+from retour.kit.actor import Actor
+from retour.kit.errors import Conflict, InvalidInput, NotFound
+from retour.merchant import service as merchant_service
+from retour.models import Merchant, Order, ReturnRequest, Shipment
+from retour.models.shipment import SHIPMENT_METHODS
+from retour.order import service as order_service
+from retour.outbox import service as outbox
+from retour.return_request import service as return_service
+from retour.settings import get_settings
+from retour.shipment import carriers, documents, repository, rules
+from retour.shipment.rules import Address, PickupSlot, Store
+
+SUBJECT = "return_request"
+LABEL_CREATED = "shipment.label_created"
+CANCELLED = "shipment.cancelled"
+
+
+# ---- Offers ----------------------------------------------------------------------------------------
+
+
+def pickup_slots(today: date) -> list[PickupSlot]:
+    return rules.pickup_slots(today)
+
+
+def stores_for(merchant: Merchant) -> list[Store]:
+    return rules.stores_from_settings(merchant.settings or {})
+
+
+def return_address_for(merchant: Merchant, country: str) -> Address:
+    return rules.return_address_from_settings(merchant.settings or {}, country, shop_name=merchant.name)
+
+
+# ---- Shipments -------------------------------------------------------------------------------------
+
+
+def create_shipment(
+    session: Session,
+    merchant_id: int,
+    request: ReturnRequest,
+    *,
+    method: str,
+    pickup_date: date | None = None,
+    pickup_slot: str | None = None,
+    store_code: str | None = None,
+    actor: Actor,
+    storage_dir: Path | None = None,
+) -> Shipment:
+    """The next parcel of ``request``: checks the method's choices (``InvalidInput`` naming the
+    field), has the carrier make the label, stores its PDF and records ``shipment.label_created``
+    (audit event on the return, outbox message)."""
+    if method not in SHIPMENT_METHODS:
+        raise InvalidInput(f"unknown return method {method!r}", field="method", code="invalid_method")
+    today = clock.now().date()
+    merchant = merchant_service.get_merchant(session, merchant_id)
+    if method == "home_pickup":
+        problem = rules.evaluate_pickup(pickup_date, pickup_slot, today=today)
+        if problem is not None:
+            raise InvalidInput(problem.en, field=problem.field, code=problem.code, extra={"message_fr": problem.fr})
+    else:
+        pickup_date = pickup_slot = None
+    if method == "in_store":
+        stores = stores_for(merchant)
+        if stores and store_code not in {store.code for store in stores}:
+            raise InvalidInput(
+                "choose one of the shop's stores",
+                field="store_code",
+                code="store_invalid",
+                extra={"message_fr": "choisissez un des magasins de la boutique"},
+            )
+    else:
+        store_code = None
+    order = order_service.get_order(session, merchant_id, request.order_id, tenders=False)
+    parcel = len(repository.shipments_of_return(session, merchant_id, request.id)) + 1
+    carrier = carriers.carrier_for("builtin")
+    label_request = _label_request(merchant, order, request, method, store_code, parcel, today)
+    label = carrier.create_label(label_request)
+    relative = Path(str(merchant_id), "labels", rules.label_filename(request.number, parcel))
+    _write_atomically(_storage(storage_dir) / relative, label.pdf)
+    shipment = Shipment(
+        merchant_id=merchant_id,
+        return_request_id=request.id,
+        method=method,
+        carrier=carrier.name,
+        tracking_number=label.tracking_number,
+        status="label_created",
+        label_path=relative.as_posix(),
+        qr_payload=label.qr_payload,
+        pickup_date=pickup_date,
+        pickup_slot=pickup_slot,
+        store_code=store_code,
+        label_expires_at=clock.now() + timedelta(days=rules.LABEL_VALIDITY_DAYS) if label.expires_on else None,
+    )
+    session.add(shipment)
+    session.flush()
+    facts = {
+        "shipment_id": shipment.id,
+        "method": method,
+        "carrier": carrier.name,
+        "tracking_number": label.tracking_number,
+        "status": shipment.status,
+    }
+    audit_service.record(
+        session,
+        merchant_id=merchant_id,
+        subject_type=SUBJECT,
+        subject_id=request.id,
+        action=LABEL_CREATED,
+        actor=actor,
+        after=facts,
+    )
+    outbox.enqueue(
+        session,
+        merchant_id=merchant_id,
+        topic=LABEL_CREATED,
+        payload={"return_id": request.id, "rma_number": request.number, **facts},
+    )
+    return shipment
+
+
+def list_shipments(session: Session, merchant_id: int, return_id: int) -> list[Shipment]:
+    return repository.shipments_of_return(session, merchant_id, return_id)
+
+
+def timeline(session: Session, merchant_id: int, shipment: Shipment) -> list[Any]:
+    """The audit events of this parcel (recorded on its return, ``shipment.*``), oldest first."""
+    events = audit_service.timeline(session, merchant_id, SUBJECT, shipment.return_request_id)
+    return [
+        event
+        for event in events
+        if event.action.startswith("shipment.")
+        and (
+            (event.after or {}).get("shipment_id") == shipment.id
+            or (event.before or {}).get("shipment_id") == shipment.id
+        )
+    ]
+
+
+def cancel_shipment(session: Session, merchant_id: int, shipment: Shipment, *, actor: Actor) -> None:
+    """Void a parcel that has not left (its label can no longer be used). Idempotent."""
+    if shipment.merchant_id != merchant_id:
+        raise NotFound("no such shipment")
+    if shipment.status == "cancelled":
+        return
+    if shipment.status not in rules.CANCELLABLE_STATUSES:
+        raise Conflict("the parcel is already on its way: it can no longer be cancelled", code="already_shipped")
+    before = {"shipment_id": shipment.id, "status": shipment.status}
+    shipment.status = "cancelled"
+    shipment.updated_at = clock.now()
+    audit_service.record(
+        session,
+        merchant_id=merchant_id,
+        subject_type=SUBJECT,
+        subject_id=shipment.return_request_id,
+        action=CANCELLED,
+        actor=actor,
+        before=before,
+        after={"shipment_id": shipment.id, "status": "cancelled"},
+    )
+
+
+# ---- Documents -------------------------------------------------------------------------------------
+
+
+def get_label_pdf(session: Session, merchant_id: int, shipment: Shipment, *, storage_dir: Path | None = None) -> bytes:
+    """The parcel's label; drawn again (same data, same bytes) and stored if the file is missing."""
+    if shipment.merchant_id != merchant_id:
+        raise NotFound("no such shipment")
+    root = _storage(storage_dir)
+    request = return_service.get_return(session, merchant_id, shipment.return_request_id)
+    parcels = [parcel.id for parcel in repository.shipments_of_return(session, merchant_id, request.id)]
+    parcel = parcels.index(shipment.id) + 1 if shipment.id in parcels else 1
+    relative = Path(
+        shipment.label_path or Path(str(merchant_id), "labels", rules.label_filename(request.number, parcel))
+    )
+    path = root / relative
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    merchant = merchant_service.get_merchant(session, merchant_id)
+    order = order_service.get_order(session, merchant_id, request.order_id, tenders=False)
+    expires = shipment.label_expires_at
+    label_request = _label_request(
+        merchant, order, request, shipment.method, shipment.store_code, parcel, (expires or clock.now()).date()
+    )
+    payload = shipment.qr_payload or rules.qr_payload(request.number, shipment.tracking_number)
+    pdf = documents.render_label_pdf(
+        carriers.label_data(
+            label_request,
+            shipment.tracking_number,
+            payload,
+            expires.date() if expires else None,
+            carrier=shipment.carrier,
+        )
+    )
+    _write_atomically(path, pdf)
+    if shipment.label_path is None:
+        shipment.label_path = relative.as_posix()
+    return pdf
+
+
+def render_packing_slip_pdf(session: Session, merchant_id: int, request: ReturnRequest) -> bytes:
+    """The slip that goes in the box: the return's items, the return address, what to do."""
+    merchant = merchant_service.get_merchant(session, merchant_id)
+    order = order_service.get_order(session, merchant_id, request.order_id, tenders=False)
+    shipments = [s for s in repository.shipments_of_return(session, merchant_id, request.id) if s.status != "cancelled"]
+    method = shipments[-1].method if shipments else request.method
+    store_code = shipments[-1].store_code if shipments else None
+    order_lines = repository.order_lines(session, merchant_id, [line.order_line_id for line in request.lines])
+    items = [
+        documents.PackingSlipItem(
+            sku=order_lines[line.order_line_id].sku if line.order_line_id in order_lines else "",
+            title=order_lines[line.order_line_id].title if line.order_line_id in order_lines else "",
+            quantity=line.approved_quantity or line.requested_quantity,
+            reason=line.reason_code,
+        )
+        for line in request.lines
+    ]
+    return documents.render_packing_slip_pdf(
+        documents.PackingSlipData(
+            shop_name=merchant.name,
+            rma_number=request.number,
+            order_number=order.number,
+            customer_name=order.customer_name or order.email,
+            created_on=request.created_at.date(),
+            return_address=_recipient(merchant, order, method, store_code),
+            method=method,
+            items=items,
+            language=_language(order),
+        )
+    )
+
+
+def drop_off_qr_png(shipment: Shipment) -> bytes:
+    """The parcel's QR code (``RETOUR;RMA=..;TRK=..``) as a PNG, to show at the drop-off point."""
+    if not shipment.qr_payload:
+        raise NotFound("this parcel has no QR code")
+    return documents.qr_png(shipment.qr_payload)
+
+
+# ---- Helpers ---------------------------------------------------------------------------------------
+
+
+def _storage(storage_dir: Path | None) -> Path:
+    return Path(storage_dir) if storage_dir is not None else get_settings().storage_dir
+
+
+def _language(order: Order) -> str:
+    return "en" if (order.language or "").lower().startswith("en") else "fr"
+
+
+def _recipient(merchant: Merchant, order: Order, method: str, store_code: str | None) -> Address:
+    if method == "in_store" and store_code:
+        store = next((s for s in stores_for(merchant) if s.code == store_code), None)
+        if store is not None:
+            return store.as_address()
+    return return_address_for(merchant, order.country)
+
+
+def _label_request(
+    merchant: Merchant,
+    order: Order,
+    request: ReturnRequest,
+    method: str,
+    store_code: str | None,
+    parcel: int,
+    today: date,
+) -> carriers.LabelRequest:
+    sender = Address(
+        name=order.customer_name or order.email,
+        postal_code=order.postal_code or "",
+        country=(order.country or "").upper(),
+    )
+    return carriers.LabelRequest(
+        merchant_id=merchant.id,
+        rma_number=request.number,
+        parcel=parcel,
+        method=method,
+        shop_name=merchant.name,
+        sender=sender,
+        recipient=_recipient(merchant, order, method, store_code),
+        today=today,
+        language=_language(order),
+    )
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write to a temporary file of the same folder, flush it to disk, then rename it over
+    ``path``: a reader sees the old file or the new one, never half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
