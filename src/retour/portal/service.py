@@ -22,17 +22,17 @@ from retour.kit.errors import InvalidInput, NotFound, Refused
 from retour.merchant import service as merchant_service
 from retour.models import Order, OrderLine, PortalSession, Reason, ReturnRequest, Variant
 from retour.order import service as order_service
+from retour.photo import service as photo_service
 from retour.policy import service as policy_service
 from retour.policy.rules import LineDecision
 from retour.policy.schemas import ALL_METHODS, ALL_RESOLUTIONS, PolicyDocument
-from retour.photo import service as photo_service
-from retour.shipment import service as shipment_service
 from retour.portal import repository
 from retour.portal.schemas import Draft, DraftLine, ItemChoice, LookupIn, OptionsIn
 from retour.return_request import service as return_service
 from retour.return_request.repository import ReturnFilters
 from retour.return_request.rules import Quote
 from retour.return_request.schemas import ReturnableOut, ReturnIn
+from retour.shipment import service as shipment_service
 
 SESSION_LIFETIME = timedelta(minutes=30)
 FAILURE_WINDOW = timedelta(minutes=15)

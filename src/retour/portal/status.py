@@ -18,17 +18,17 @@ from retour.kit.money import Money
 from retour.merchant import service as merchant_service
 from retour.models import Order, Reason, ReturnRequest, Shipment
 from retour.order import service as order_service
+from retour.photo import service as photo_service
 from retour.policy import rules as policy_rules
 from retour.policy import service as policy_service
 from retour.policy.rules import Explanation
 from retour.policy.schemas import Actions, Conditions
-from retour.photo import service as photo_service
-from retour.shipment import service as shipment_service
 from retour.portal.service import ReasonGroup, photo_reasons, reason_groups
 from retour.return_request import rules as return_rules
 from retour.return_request import service as return_service
 from retour.return_request.rules import Quote, QuoteLine
 from retour.return_request.schemas import ReturnOut
+from retour.shipment import service as shipment_service
 
 # ---- Status page (C6) and cancellation (C8) ------------------------------------------------------
 
