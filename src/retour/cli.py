@@ -72,6 +72,7 @@ def serve(
 @app.command()
 def worker(once: Annotated[bool, typer.Option(help="run what is due, then exit")] = False) -> None:
     """Run the outbox worker (emails, webhooks, outside calls)."""
+    from retour import tasks  # noqa: F401  (registers every outbox handler)
     from retour.outbox import service as outbox_service
     from retour.worker import Worker
 

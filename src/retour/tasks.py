@@ -7,10 +7,10 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from retour.outbox.service import Message, handler
+from retour.shipment.tasks import create_label_after_approval
 
 RETURN_TOPICS = (
     "return.requested",
-    "return.approved",
     "return.rejected",
     "return.cancelled",
     "return.in_progress",
@@ -28,3 +28,4 @@ def _acknowledge(session: Session, message: Message) -> None:
 
 for _topic in RETURN_TOPICS + SHIPMENT_TOPICS:
     handler(_topic)(_acknowledge)
+handler("return.approved")(create_label_after_approval)

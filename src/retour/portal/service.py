@@ -564,7 +564,9 @@ def _slot_value(slot: Any) -> str:
 # ---- Confirmation (C5) ---------------------------------------------------------------------------
 
 
-def confirm_return(session: Session, merchant_id: int, access: PortalAccess, *, actor: Actor) -> ReturnRequest:
+def confirm_return(
+    session: Session, merchant_id: int, access: PortalAccess, *, actor: Actor, storage_dir: Path | None = None
+) -> ReturnRequest:
     """Create the return through ``request_return`` (the same path as the API), attach the
     photos, and create the parcel's shipment when the return is approved at once (a return
     waiting for review gets its label once approved). The draft starts afresh."""
@@ -572,11 +574,11 @@ def confirm_return(session: Session, merchant_id: int, access: PortalAccess, *, 
     if not draft.lines or not draft.resolution or not draft.method:
         raise NotFound("choose the items first", code="nothing_chosen")
     with session.begin_nested():  # a refusal half-way leaves nothing behind
-        return _create_return(session, merchant_id, access, draft, actor=actor)
+        return _create_return(session, merchant_id, access, draft, actor=actor, storage_dir=storage_dir)
 
 
 def _create_return(
-    session: Session, merchant_id: int, access: PortalAccess, draft: Draft, *, actor: Actor
+    session: Session, merchant_id: int, access: PortalAccess, draft: Draft, *, actor: Actor, storage_dir: Path | None
 ) -> ReturnRequest:
     assert draft.resolution is not None and draft.method is not None
     order = access.order
@@ -610,6 +612,7 @@ def _create_return(
             pickup_slot=draft.pickup_slot,
             store_code=draft.store_code,
             actor=actor,
+            storage_dir=storage_dir,
         )
     save_draft(access, Draft(upload_token=ids.token(24)))
     return request

@@ -348,7 +348,9 @@ def confirm(request: Request, slug: str, order_id: int, session: DbSession, form
     access = _access(request, session, shop, order_id)
     actor = service.customer_actor(access.order, gift_recipient_email=access.portal_session.gift_recipient_email)
     try:
-        created = service.confirm_return(session, shop.id, access, actor=actor)
+        created = service.confirm_return(
+            session, shop.id, access, actor=actor, storage_dir=request.app.state.settings.storage_dir
+        )
     except (Refused, InvalidInput, Conflict) as refused:
         # The order changed since the items were chosen (another return, a new policy...).
         return _review(request, shop, access, session, error=refused.detail)

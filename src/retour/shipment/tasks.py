@@ -1,0 +1,25 @@
+"""Outbox handlers of the shipment feature."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from retour.kit.actor import Actor
+from retour.outbox.service import Message
+from retour.return_request import service as return_service
+from retour.shipment import service
+
+# Methods whose label needs no choice from the customer beyond the method itself.
+AUTOMATIC_METHODS = frozenset({"prepaid_label", "drop_off", "customer_ships"})
+
+
+def create_label_after_approval(session: Session, message: Message) -> None:
+    """A return approved by a person (after review) gets its label the same way an automatically
+    approved one does. Idempotent: nothing happens if the return already has a parcel, is no
+    longer approved, or its method needs the customer's choice (pickup slot, store)."""
+    request = return_service.get_return(session, message.merchant_id, int(message.payload["return_id"]))
+    if request.status != "approved" or request.method not in AUTOMATIC_METHODS:
+        return
+    if service.list_shipments(session, message.merchant_id, request.id):
+        return
+    service.create_shipment(session, message.merchant_id, request, method=request.method, actor=Actor.system("Retour"))
