@@ -271,3 +271,17 @@ def sqlite(path: str, merchant_id: int, orders: list[OrderInfo], *, clients: int
         return create
 
     return _run_threads(clients, seconds, one)
+
+
+def postgres_serial_commits(url: str, merchant_id: int, *, seconds: float = 2.0) -> float:
+    """One connection, ``UPDATE merchant`` + ``COMMIT`` in a loop: how many commits per second the
+    WAL flush allows when each waits for the previous one, which is what the shop-row lock imposes
+    on the return creations of one shop (the ceiling of both the app and the raw baseline)."""
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as connection:
+        done = 0
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            connection.execute("UPDATE merchant SET return_sequence = return_sequence WHERE id = %s", (merchant_id,))
+            connection.commit()
+            done += 1
+    return done / seconds

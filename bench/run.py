@@ -141,6 +141,9 @@ def run_backend(backend: str, config: Config) -> BackendRun:
         latency = load.returnable_latency(server.host, server.port, token, order_ids, clients=config.latency_clients)
         if latency.first_error:
             say(f"{backend}: first error: {latency.first_error}")
+        serial_ids = order_ids[: max(1, len(order_ids) // 2)]
+        say(f"{backend}: {len(serial_ids)} returnable calls, one at a time")
+        serial = load.returnable_latency(server.host, server.port, token, serial_ids, clients=1)
 
     n = max(created.created, 1)
     run.figures.update(
@@ -151,7 +154,9 @@ def run_backend(backend: str, config: Config) -> BackendRun:
         returnable_p50_ms=round(load.percentile(latency.latencies_ms, 50), 2),
         returnable_p95_ms=round(load.percentile(latency.latencies_ms, 95), 2),
         returnable_p99_ms=round(load.percentile(latency.latencies_ms, 99), 2),
-        returnable_errors=sum(latency.errors.values()),
+        returnable_errors=sum(latency.errors.values()) + sum(serial.errors.values()),
+        returnable_serial_p50_ms=round(load.percentile(serial.latencies_ms, 50), 2),
+        returnable_serial_p95_ms=round(load.percentile(serial.latencies_ms, 95), 2),
         server_cpu_ms_per_create=round(cpu["server"] * 1000 / n, 2),
         client_cpu_ms_per_create=round(cpu["client"] * 1000 / n, 2),
         other_cpu_share=round(
@@ -166,9 +171,14 @@ def run_backend(backend: str, config: Config) -> BackendRun:
     if backend == "postgres":
         baseline = raw.postgres(url, merchant_id, leftover, clients=config.clients, seconds=config.seconds)
     else:
-        baseline = raw.sqlite(
-            url.removeprefix("sqlite:///"), merchant_id, leftover, clients=config.clients, seconds=config.seconds
-        )
+        baseline = _raw_sqlite(url, merchant_id, leftover, clients=config.clients, seconds=config.seconds)
+    # The same with one thread: the shop-row lock makes the writes one transaction at a time anyway.
+    single = (raw.postgres if backend == "postgres" else _raw_sqlite)(
+        url, merchant_id, leftover, clients=1, seconds=min(config.seconds, 5)
+    )
+    run.figures["raw_db_create_per_s_1_thread"] = round(single.per_second, 1)
+    if backend == "postgres":
+        run.figures["serial_commits_per_s"] = round(raw.postgres_serial_commits(url, merchant_id), 1)
     if baseline.first_error:
         say(f"{backend}: raw baseline error: {baseline.first_error}")
     run.figures.update(
@@ -178,6 +188,10 @@ def run_backend(backend: str, config: Config) -> BackendRun:
     )
     say(f"{backend}: raw {baseline.per_second:.0f}/s, app/raw {run.figures['ratio_to_raw']}")
     return run
+
+
+def _raw_sqlite(url: str, merchant_id: int, orders: list[Any], *, clients: int, seconds: float) -> raw.RawResult:
+    return raw.sqlite(url.removeprefix("sqlite:///"), merchant_id, orders, clients=clients, seconds=seconds)
 
 
 def main() -> int:
