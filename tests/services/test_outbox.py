@@ -260,7 +260,7 @@ def test_return_events_are_acknowledged_by_the_registered_handlers(factory: sess
     from retour import tasks
 
     assert set(tasks.RETURN_TOPICS) <= set(outbox.registered_topics())
-    ids = [enqueue(factory, topic)[0] for topic in ("return.requested", "return.approved")]
+    ids = [enqueue(factory, topic)[0] for topic in ("return.requested", "return.rejected")]
     with at(0):
         assert outbox.drain(factory) == 2
     assert [state(factory, message_id)[:3] for message_id in ids] == [("done", 1, None), ("done", 1, None)]
