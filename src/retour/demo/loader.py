@@ -136,9 +136,40 @@ def _progress(console: Console | None) -> Progress:
     )
 
 
+SHOP_SETTINGS = {
+    "return_addresses": {
+        "default": {
+            "name": "Maison Lune - Service retours",
+            "lines": ["Entrepôt Lyon", "14 rue de l'Arsenal"],
+            "postal_code": "69007",
+            "city": "Lyon",
+            "country": "FR",
+        },
+        "BE": {
+            "name": "Maison Lune - Retours Belgique",
+            "lines": ["c/o Relais Bruxelles", "27 rue du Marché"],
+            "postal_code": "1000",
+            "city": "Bruxelles",
+            "country": "BE",
+        },
+    },
+    "stores": [
+        {
+            "code": "PARIS-MARAIS",
+            "name": "Boutique Paris Marais",
+            "address": "8 rue des Francs-Bourgeois",
+            "city": "75003 Paris",
+            "country": "FR",
+            "hours": "mar.-sam. 11h-19h",
+        }
+    ],
+}
+
+
 def _open_shop(session: Session, catalog: list[ProductIn]) -> tuple[int, dict[str, int]]:
     merchant = merchant_service.create_merchant(session, slug=SLUG, name=NAME, currency="EUR", language="fr")
     merchant.brand_color = "#2f3a5f"
+    merchant.settings = SHOP_SETTINGS
     policy_service.publish(session, merchant_id=merchant.id, raw=DEMO_POLICY, actor=_ACTOR)
     for product in catalog:
         catalog_service.upsert_product(session, merchant.id, product)
