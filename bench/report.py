@@ -238,12 +238,19 @@ where the server logs go too. The run ends with one `name=value` per line (last 
   warm-up. Only 201 answers count; anything else is reported as an error. Latency is per request,
   as the client saw it.
 - **`returnable`**: {latency_requests} `GET /api/v1/orders/{{id}}/returnable` on random orders with
-  {latency_clients} concurrent clients, after 100 warm-up calls.
+  {latency_clients} concurrent clients, after 100 warm-up calls; then half as many one call at a time
+  (latency without queueing).
 - **Raw baseline** (`bench/raw.py`): what a return creation writes, issued with the driver alone
   (psycopg / sqlite3), {clients} threads, one transaction per return: the shop counter
   `UPDATE merchant ... RETURNING` (locks the shop row until commit, like the app), the
   `return_request` row, its `return_line`, the two `audit_event` and two `outbox_message` rows of an
-  auto-approved return, `COMMIT`. No reads, no policy, no HTTP. `ratio_to_raw` = app / raw.
+  auto-approved return, `COMMIT` (one line per return; 30% of the API's returns have two). No
+  reads, no policy, no HTTP. `ratio_to_raw` = app / raw. Also run with one thread, and a bare
+  `UPDATE` + `COMMIT` loop on one connection (PostgreSQL) to show what bounds it.
+- **Statements per request**: the app in-process (`bench/sqlcount.py`), an SQLAlchemy
+  `before_cursor_execute` listener plus the `commit` event, five requests of each kind.
+- **CPU per creation**: `/proc/<pid>/stat` of the server processes, of every `postgres` process and
+  of the benchmark itself, and `/proc/stat` for the whole machine, over the measured creation run.
 - **The load generator is light on purpose**: the server and the clients share the same two
   cores, so the clients are a ~100-line HTTP/1.1 keep-alive client on asyncio streams
   (`bench/http.py`, no httpx): its CPU cost per request is in the table.
