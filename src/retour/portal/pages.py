@@ -97,9 +97,8 @@ PROBLEM_MESSAGES = {
     "store_required": N_("Choose a store."),
     "unsupported_type": N_("%(filename)s is not a JPEG, PNG or WebP photo."),
     "not_an_image": N_("%(filename)s is not a photo we can read."),
-    "too_large": N_("%(filename)s is too large."),
-    "too_many_pixels": N_("%(filename)s has too many pixels."),
-    "decompression_bomb": N_("%(filename)s has too many pixels."),
+    "too_large": N_("%(filename)s is larger than %(max_mb)s MB."),
+    "too_many_pixels": N_("%(filename)s has more than %(max_megapixels)s million pixels."),
     "empty": N_("%(filename)s is empty."),
 }
 LABELS = {

@@ -22,6 +22,7 @@ from retour.kit.errors import InvalidInput, NotFound, Refused
 from retour.merchant import service as merchant_service
 from retour.models import Order, OrderLine, PortalSession, Reason, ReturnRequest, Variant
 from retour.order import service as order_service
+from retour.photo import rules as photo_rules
 from retour.photo import service as photo_service
 from retour.policy import service as policy_service
 from retour.policy.rules import LineDecision
@@ -240,6 +241,7 @@ class FormRefused(InvalidInput):
 # ---- Choosing the items (C2, C3) -----------------------------------------------------------------
 
 MAX_PHOTOS_PER_LINE = 6
+PHOTO_MAX_MB = photo_rules.MAX_BYTES // 2**20
 
 
 @dataclass(frozen=True)
@@ -399,7 +401,8 @@ def _store_uploads(
                 storage_dir=storage_dir,
             )
         except InvalidInput as refused:
-            problems.append(Problem(field_name, refused.code, refused.detail, {"filename": upload.filename}))
+            limits = {"max_mb": photo_rules.MAX_BYTES // 2**20, "max_megapixels": photo_rules.MAX_PIXELS // 10**6}
+            problems.append(Problem(field_name, refused.code, refused.detail, {"filename": upload.filename, **limits}))
             continue
         draft.photos.setdefault(key, []).append(photo.id)
     return problems

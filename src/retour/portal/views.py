@@ -30,7 +30,7 @@ from retour.portal.pages import (
 from retour.portal.schemas import ItemChoice, LookupIn, OptionsIn
 
 router = APIRouter(prefix="/s/{slug}", include_in_schema=False)
-MAX_UPLOAD_BYTES = 12 * 1024 * 1024
+MAX_UPLOAD_BYTES = (service.PHOTO_MAX_MB + 2) * 2**20
 """Read at most this much of one file: enough for the photo checks to refuse it as too large."""
 
 
@@ -163,6 +163,7 @@ def _choose(
         "problems": _by_field(problems or []),
         "problem_list": problems or [],
         "return_links": {request_.id: status_url(request, shop, request_.id) for request_ in page.returns},
+        "photo_max_mb": service.PHOTO_MAX_MB,
         "step": 1,
     }
     return render(request, shop, "portal/choose.html", context, status_code=422 if problems else 200)
