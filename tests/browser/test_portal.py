@@ -36,6 +36,7 @@ def _picture(colour: str, shape: str) -> str:
     return "data:image/svg+xml," + quote(svg)
 
 
+NECKLACE_TITLE = "Collier Étoile Filante en argent massif – chaîne forçat 45 cm"
 RING = _picture("#c9a45c", "<circle cx='48' cy='52' r='24' fill='none' stroke='{colour}' stroke-width='8'/>")
 NECKLACE = _picture("#9aa3ad", "<path d='M22 20 Q48 80 74 20' fill='none' stroke='{colour}' stroke-width='4'/>")
 
@@ -82,6 +83,7 @@ def shop(sqlite_engine: Engine) -> dict[str, Any]:
         )
         payload = factories.order_payload(number="1042", gift_code="LUNE-GIFT-7Q4K")
         payload["lines"][1]["image_url"] = NECKLACE
+        payload["lines"][1]["title"] = NECKLACE_TITLE  # long: must wrap, never widen a phone screen
         from retour.order import service as order_service
         from retour.order.schemas import OrderIn
 
@@ -181,7 +183,7 @@ def test_desktop_flow_in_english_with_the_keyboard(live_server: str, browser: An
     ring = page.get_by_role("group", name="Bague Lune or 52")
     ring.get_by_label("Quantity to return").select_option("2")
     ring.get_by_label("Reason").select_option(label="Too large")
-    necklace = page.get_by_role("group", name="Collier Étoile argent")
+    necklace = page.get_by_role("group", name=NECKLACE_TITLE)
     necklace.get_by_label("Quantity to return").select_option("1")
     necklace.get_by_label("Reason").select_option(label="Changed my mind")
     page.get_by_role("button", name="Continue").click()
@@ -296,7 +298,7 @@ def test_gift_return(live_server: str, browser: Any, shop: dict[str, Any]) -> No
     page.get_by_label("Votre adresse e-mail").fill("alix@example.org")
     screenshot(page, "portal-gift-1-lookup")
     page.get_by_role("button", name="Trouver ma commande").click()
-    necklace = page.get_by_role("group", name="Collier Étoile argent")
+    necklace = page.get_by_role("group", name=NECKLACE_TITLE)
     necklace.get_by_label("Quantité à retourner").select_option("1")
     necklace.get_by_label("Motif").select_option(label="J'ai changé d'avis")
     page.get_by_role("button", name="Continuer").click()
