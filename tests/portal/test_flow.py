@@ -274,3 +274,36 @@ def test_confirm_refused_when_the_order_changed(
     assert refused.status_code == 409
     assert "Your return could not be created" in refused.text
     assert len(_returns(factory)) == 1
+
+
+def test_a_pickup_slot_gone_by_confirmation_leaves_nothing_behind(
+    client: TestClient, portal_shop: dict[str, Any], factory: sessionmaker[Session]
+) -> None:
+    from datetime import UTC, datetime, time, timedelta
+
+    from retour.kit import clock
+    from retour.models import Merchant
+
+    _publish(factory, portal_shop, methods=["home_pickup"])
+    client.headers.update({"Accept-Language": "en"})
+    tuesday = clock.now().date() + timedelta(days=(1 - clock.now().weekday()) % 7 or 7)
+    late_evening = datetime.combine(tuesday, time(23, 50), tzinfo=UTC)
+    with clock.frozen(late_evening):
+        open_order(client, portal_shop)
+        page = choose(client, portal_shop, {portal_shop["lines"][0]: {"quantity": "1", "reason": "too_large"}})
+        slot = page.text.split('name="pickup"')[1].split('<option value="')[2].split('"')[0]
+        options(client, portal_shop, resolution="refund", method="home_pickup", pickup=slot)
+        review = client.get(f"/s/{portal_shop['slug']}/orders/{portal_shop['order_id']}/review")
+    # Twenty minutes later it is tomorrow: the first slot is no longer offered.
+    with clock.frozen(late_evening + timedelta(minutes=20)):
+        refused = client.post(
+            f"/s/{portal_shop['slug']}/orders/{portal_shop['order_id']}/confirm",
+            data={"csrf_token": csrf(review.text)},
+        )
+    assert refused.status_code == 409
+    assert "Your return could not be created" in refused.text
+    assert _returns(factory) == []
+    with unit_of_work(factory, write=False) as session:
+        assert session.scalar(select(func.count(Shipment.id))) == 0
+        merchant = session.get(Merchant, portal_shop["id"])
+        assert merchant is not None and merchant.return_sequence == 0
