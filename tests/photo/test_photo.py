@@ -14,7 +14,7 @@ from PIL import ExifTags, Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from retour.kit.errors import InvalidInput
+from retour.kit.errors import InvalidInput, NotFound
 from retour.models import ReturnPhoto
 from retour.photo import rules
 from retour.photo import service as photo_service
@@ -127,10 +127,12 @@ def test_big_photos_are_downscaled_to_2048_px(session: Session, merchant_id: int
         (b"\xff\xd8\xff" + os.urandom(11 * 1024 * 1024), "too_large"),
         (b"\xff\xd8\xff\xe0 truncated jpeg", "not_an_image"),
         (b"GIF89a" + b"\x00" * 100, "unsupported_type"),
+        (png_of_size(30000, 30000), "too_many_pixels"),  # 900 Mpx bomb in a few kB
         (png_of_size(20000, 20000), "too_many_pixels"),  # 400 Mpx bomb: Pillow's own guard
+        (png_of_size(10000, 10000), "too_many_pixels"),  # 100 Mpx: where Pillow only warns
         (png_of_size(8000, 6000), "too_many_pixels"),  # 48 Mpx: over our 40 Mpx limit
     ],
-    ids=["text-named-jpg", "empty", "11MB", "broken-jpeg", "gif", "bomb-400Mpx", "48Mpx"],
+    ids=["text-named-jpg", "empty", "11MB", "broken-jpeg", "gif", "bomb-900Mpx", "bomb-400Mpx", "100Mpx", "48Mpx"],
 )
 def test_refused_uploads_store_nothing(
     session: Session, merchant_id: int, tmp_path: Path, data: bytes, code: str
@@ -173,3 +175,35 @@ def test_photos_are_attached_to_the_return_line(session: Session, merchant_id: i
     session.flush()
     assert [p.id for p in photo_service.photos_of_return(session, merchant_id, request.id)] == [mine.id]
     assert (mine.return_line_id, other.return_request_id) == (line.id, None)
+
+
+def test_a_photo_can_be_stored_straight_on_a_return_line(session: Session, merchant_id: int, tmp_path: Path) -> None:
+    request = create_return(session, merchant_id, {"RING-GOLD-52": 1})
+    line = request.lines[0]
+    photo = photo_service.store_photo(
+        session,
+        merchant_id,
+        data=encoded(Image.new("RGB", (80, 60)), "WEBP"),
+        return_request_id=request.id,
+        return_line_id=line.id,
+        storage_dir=tmp_path,
+    )
+    assert (photo.upload_token, photo.return_request_id, photo.return_line_id) == (None, request.id, line.id)
+    assert photo.original_content_type == "image/webp"
+    assert photo_service.photos_of_return(session, merchant_id, request.id) == [photo]
+
+
+def test_a_photo_for_another_shops_return_is_refused_and_not_stored(
+    session: Session, merchant_id: int, tmp_path: Path
+) -> None:
+    request = create_return(session, merchant_id, {"RING-GOLD-52": 1})
+    intruder = factories.merchant(session).id
+    data = encoded(Image.new("RGB", (80, 60)), "PNG")
+    with pytest.raises(NotFound):
+        photo_service.store_photo(session, intruder, data=data, return_request_id=request.id, storage_dir=tmp_path)
+    with pytest.raises(NotFound):
+        photo_service.store_photo(
+            session, merchant_id, data=data, return_request_id=request.id, return_line_id=-1, storage_dir=tmp_path
+        )
+    assert files_under(tmp_path) == []
+    assert session.scalar(select(func.count()).select_from(ReturnPhoto)) == 0

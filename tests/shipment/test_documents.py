@@ -5,7 +5,11 @@ How the barcode is decoded: no rasteriser or barcode library is installed, so th
 bars *from the PDF itself* (pypdf parses the page's content stream; each bar is a filled rectangle
 of the barcode's height), turns the bar and space widths into modules and decodes them with the
 Code 128 table in ``tests/shipment/code128.py`` - written out independently of reportlab, check
-symbol verified. What a scanner would see on the printed page is exactly those rectangles."""
+symbol verified. What a scanner would see on the printed page is exactly those rectangles.
+
+The QR code (and, as a second opinion, the Code 128) is read by an independent decoder: the page's
+dark rectangles are painted with Pillow (``tests/shipment/raster.py``) and decoded by zxing-cpp, a
+self-contained wheel of the test extra (no system library)."""
 
 from __future__ import annotations
 
@@ -13,13 +17,14 @@ import io
 from datetime import date
 
 import pytest
+import zxingcpp
 from PIL import Image
 from pypdf import PdfReader
 
 from retour.receiving.rules import parse_scan
 from retour.shipment import documents, rules
 from retour.shipment.rules import Address
-from tests.shipment import code128
+from tests.shipment import code128, raster
 
 SHOP = Address("Maison Test", ("12 rue des Lilas",), "69002", "Lyon", "FR")
 CUSTOMER = Address("Camille Martin", postal_code="75011", country="FR")
@@ -117,3 +122,24 @@ def test_packing_slip_lists_the_items_and_the_rma_barcode() -> None:
     for expected in ("R-000042", "#1001", "RING-GOLD-52", "Bague Lune or 52", "too_small", "drop-off point"):
         assert expected in text
     assert code128.decode(code128.modules(code128.bars_in_pdf(reader, 40))) == "R-000042"
+
+
+def scanned(image: Image.Image) -> set[tuple[str, str]]:
+    """``(symbology, text)`` of every barcode zxing-cpp finds in the picture."""
+    return {(str(found.format), found.text) for found in zxingcpp.read_barcodes(image)}
+
+
+@pytest.mark.parametrize("rma", ["R-000123", "R-1234567"])
+def test_a_scanner_reads_the_rma_barcode_and_the_qr_payload_on_the_printed_label(rma: str) -> None:
+    tracking = rules.tracking_number(3, rma)
+    page = raster.page_image(PdfReader(io.BytesIO(label(rma))))
+    assert scanned(page) == {
+        (str(zxingcpp.BarcodeFormat.Code128), rma),
+        (str(zxingcpp.BarcodeFormat.QRCode), f"RETOUR;RMA={rma};TRK={tracking}"),
+    }
+
+
+def test_a_scanner_reads_the_drop_off_qr_png() -> None:
+    payload = rules.qr_payload("R-000123", rules.tracking_number(3, "R-000123"))
+    image = Image.open(io.BytesIO(documents.qr_png(payload)))
+    assert scanned(image) == {(str(zxingcpp.BarcodeFormat.QRCode), payload)}

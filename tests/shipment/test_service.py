@@ -14,9 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from retour.kit import clock
-from retour.kit.errors import InvalidInput
+from retour.kit.errors import Conflict, InvalidInput, NotFound
 from retour.models import AuditEvent, Merchant, OutboxMessage, ReturnRequest
 from retour.receiving.rules import parse_scan
+from retour.return_request import service as return_service
 from retour.shipment import rules
 from retour.shipment import service as shipment_service
 from tests import factories
@@ -228,3 +229,31 @@ def test_documents_of_a_shipment(session: Session, shop: tuple[Merchant, ReturnR
     slip = PdfReader(io.BytesIO(shipment_service.render_packing_slip_pdf(session, merchant.id, request)))
     text = slip.pages[0].extract_text()
     assert request.number in text and "RING-GOLD-52" in text and "12 rue des Lilas" in text
+
+
+def test_a_return_that_is_not_approved_gets_no_label(
+    session: Session, shop: tuple[Merchant, ReturnRequest], tmp_path: Path
+) -> None:
+    merchant, request = shop
+    return_service.cancel_return(session, merchant.id, request.id, actor=AGENT)
+    with pytest.raises(Conflict) as caught:
+        shipment_service.create_shipment(
+            session, merchant.id, request, method="prepaid_label", actor=AGENT, storage_dir=tmp_path
+        )
+    assert (caught.value.code, caught.value.extra) == ("return_not_approved", {"status": "cancelled"})
+    assert shipment_service.list_shipments(session, merchant.id, request.id) == []
+    assert not (tmp_path / str(merchant.id)).exists()
+    assert session.scalars(select(AuditEvent).where(AuditEvent.action == "shipment.label_created")).all() == []
+
+
+def test_another_shops_return_is_not_found(
+    session: Session, shop: tuple[Merchant, ReturnRequest], tmp_path: Path
+) -> None:
+    _, request = shop
+    intruder = factories.merchant(session)
+    with pytest.raises(NotFound):
+        shipment_service.create_shipment(
+            session, intruder.id, request, method="prepaid_label", actor=AGENT, storage_dir=tmp_path
+        )
+    assert shipment_service.list_shipments(session, request.merchant_id, request.id) == []
+    assert not tmp_path.exists() or list(tmp_path.iterdir()) == []

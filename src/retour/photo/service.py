@@ -18,10 +18,12 @@ from PIL import Image, ImageOps
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from retour.kit.errors import InvalidInput
+from retour.kit.errors import InvalidInput, NotFound
 from retour.models import ReturnPhoto
 from retour.photo import rules
 from retour.photo.rules import Refusal
+from retour.return_request import service as return_service
+from retour.settings import get_settings
 
 FIELD = "photos"
 
@@ -90,23 +92,33 @@ def store_photo(
     merchant_id: int,
     *,
     data: bytes,
-    filename: str,
-    content_type: str,
-    upload_token: str,
-    storage_dir: Path,
+    filename: str = "",
+    content_type: str | None = None,
+    upload_token: str | None = None,
+    return_request_id: int | None = None,
+    return_line_id: int | None = None,
+    storage_dir: Path | None = None,
 ) -> ReturnPhoto:
-    """Check, re-encode and store one upload for the portal draft ``upload_token``. The client's
-    ``filename`` and ``content_type`` are never trusted: the bytes decide."""
+    """Check, re-encode and store one upload, either for the portal draft ``upload_token`` (the
+    return does not exist yet; ``attach_photos`` hands it over later) or for an existing return
+    (and line) of this shop. The client's ``filename`` and ``content_type`` are never trusted: the
+    bytes decide. Refused: ``InvalidInput`` (field ``photos``), nothing stored."""
+    if upload_token is None and return_request_id is None:
+        raise ValueError("a photo belongs to an upload token or to a return")
+    if return_request_id is not None:
+        _check_owner(session, merchant_id, return_request_id, return_line_id)
     photo = clean(data)
     sha256 = hashlib.sha256(photo.data).hexdigest()
     relative = Path(str(merchant_id), "photos", rules.stored_name(sha256))
-    path = Path(storage_dir) / relative
+    path = (Path(storage_dir) if storage_dir is not None else get_settings().storage_dir) / relative
     created = not path.exists()
     if created:
         _write_atomically(path, photo.data)
     row = ReturnPhoto(
         merchant_id=merchant_id,
         upload_token=upload_token,
+        return_request_id=return_request_id,
+        return_line_id=return_line_id,
         path=relative.as_posix(),
         width=photo.width,
         height=photo.height,
@@ -123,6 +135,13 @@ def store_photo(
             path.unlink(missing_ok=True)
         raise
     return row
+
+
+def _check_owner(session: Session, merchant_id: int, return_request_id: int, return_line_id: int | None) -> None:
+    """The return (and line) must be this shop's: ``NotFound`` otherwise, never another's row."""
+    request = return_service.get_return(session, merchant_id, return_request_id)
+    if return_line_id is not None and return_line_id not in {line.id for line in request.lines}:
+        raise NotFound("no such return line")
 
 
 def attach_photos(

@@ -41,6 +41,7 @@ TEXT = {
         "rma": "Return number",
         "tracking": "Tracking",
         "carrier": "Carrier",
+        "method": "Return method",
         "valid_until": "Use before",
         "no_tracking": "no tracking number",
         "slip_title": "Return packing slip",
@@ -68,6 +69,7 @@ TEXT = {
         "rma": "N° de retour",
         "tracking": "Suivi",
         "carrier": "Transporteur",
+        "method": "Mode de retour",
         "valid_until": "À utiliser avant le",
         "no_tracking": "pas de numéro de suivi",
         "slip_title": "Bordereau de retour",
@@ -353,7 +355,7 @@ def _facts_table(data: PackingSlipData, language: str, style: ParagraphStyle) ->
         [_label(language, "order"), data.order_number],
         [_label(language, "customer"), data.customer_name],
         [_label(language, "date"), created],
-        [_label(language, "carrier"), method_name(data.method, language)],
+        [_label(language, "method"), method_name(data.method, language)],
     ]
     table = Table(
         [[Paragraph(escape(a), style), Paragraph(escape(b), style)] for a, b in rows], colWidths=[40 * mm, None]

@@ -31,6 +31,8 @@ from retour.shipment.rules import Address, PickupSlot, Store
 SUBJECT = "return_request"
 LABEL_CREATED = "shipment.label_created"
 CANCELLED = "shipment.cancelled"
+# A label is made only once the return is approved (a return under review waits for a person).
+LABEL_STATUSES = ("approved", "in_progress")
 
 
 # ---- Offers ----------------------------------------------------------------------------------------
@@ -65,9 +67,19 @@ def create_shipment(
 ) -> Shipment:
     """The next parcel of ``request``: checks the method's choices (``InvalidInput`` naming the
     field), has the carrier make the label, stores its PDF and records ``shipment.label_created``
-    (audit event on the return, outbox message)."""
+    (audit event on the return, outbox message). ``Conflict`` (``return_not_approved``) unless the
+    return is approved or in progress; ``NotFound`` if it is not this shop's."""
     if method not in SHIPMENT_METHODS:
         raise InvalidInput(f"unknown return method {method!r}", field="method", code="invalid_method")
+    # Scoped re-read under lock: a return of another shop is not found, and two requests for the
+    # same return cannot both take the same parcel number (hence the same tracking number).
+    request = return_service.get_return(session, merchant_id, request.id, lock=True)
+    if request.status not in LABEL_STATUSES:
+        raise Conflict(
+            f"a return that is {request.status} gets no label",
+            code="return_not_approved",
+            extra={"status": request.status},
+        )
     today = clock.now().date()
     merchant = merchant_service.get_merchant(session, merchant_id)
     if method == "home_pickup":
