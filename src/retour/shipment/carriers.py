@@ -9,7 +9,7 @@ will (refused address, unknown service)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from retour.shipment import documents, rules
@@ -44,23 +44,35 @@ class LabelRequest:
 
 
 @dataclass(frozen=True)
-class CarrierLabel:
+class LabelResult:
     tracking_number: str | None
     qr_payload: str
     pdf: bytes
     expires_on: date | None
 
 
+@dataclass(frozen=True)
+class TrackingEvent:
+    """One scan of the parcel as the carrier reports it. ``status`` is the shipment status it
+    implies (``in_transit``, ``delivered``, ``lost``...); ``external_id`` de-duplicates events that
+    arrive twice (webhook and polling)."""
+
+    at: datetime
+    status: str
+    description: str
+    external_id: str
+    location: str | None = None
+
+
 class CarrierAdapter(Protocol):
     name: str
 
-    def create_label(self, request: LabelRequest) -> CarrierLabel:
+    def create_label(self, request: LabelRequest) -> LabelResult:
         """Make (or buy) the label of one parcel. Raises ``CarrierError``."""
         ...
 
-    def track(self, tracking_number: str) -> str | None:
-        """The parcel's shipment status as the carrier knows it (one of ``SHIPMENT_STATUSES``),
-        or None when the carrier has nothing to say. Raises ``CarrierError``."""
+    def track(self, tracking_number: str) -> list[TrackingEvent]:
+        """Every event the carrier knows for the parcel, oldest first. Raises ``CarrierError``."""
         ...
 
 
@@ -71,7 +83,7 @@ class BuiltinCarrier:
 
     name = "builtin"
 
-    def create_label(self, request: LabelRequest) -> CarrierLabel:
+    def create_label(self, request: LabelRequest) -> LabelResult:
         tracking = (
             rules.tracking_number(request.merchant_id, request.rma_number, request.parcel)
             if request.method in rules.CARRIER_METHODS
@@ -84,10 +96,14 @@ class BuiltinCarrier:
         )
         payload = rules.qr_payload(request.rma_number, tracking)
         pdf = documents.render_label_pdf(label_data(request, tracking, payload, expires_on, carrier=self.name))
-        return CarrierLabel(tracking_number=tracking, qr_payload=payload, pdf=pdf, expires_on=expires_on)
+        return LabelResult(tracking_number=tracking, qr_payload=payload, pdf=pdf, expires_on=expires_on)
 
-    def track(self, tracking_number: str) -> str | None:
-        return None
+    def track(self, tracking_number: str) -> list[TrackingEvent]:
+        """Nothing to report (no network: its parcels move through receiving scans); a number it
+        never issued is a ``CarrierFinalError``."""
+        if not rules.is_valid_tracking_number(tracking_number):
+            raise CarrierFinalError(f"{tracking_number!r} is not a built-in tracking number")
+        return []
 
 
 def label_data(
