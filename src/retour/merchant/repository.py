@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from retour.models import ApiKey, Merchant, StaffUser
@@ -60,8 +60,17 @@ def api_key_by_prefix(session: Session, prefix: str) -> ApiKey | None:
     return session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).first()
 
 
-def stamp_api_key(session: Session, key_id: int, at: datetime) -> None:
-    session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=at))
+def stamp_api_key(session: Session, key_id: int, at: datetime, *, due_before: datetime) -> None:
+    """Set ``last_used_at`` if it is older than ``due_before``, unless another transaction is stamping
+    the key right now (``SKIP LOCKED`` on PostgreSQL): a stamp never waits. A plain ``UPDATE`` made
+    every request of a busy key wait, once a minute, for the whole transaction of the one stamping it."""
+    due = (
+        select(ApiKey.id)
+        .where(ApiKey.id == key_id, or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < due_before))
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    session.execute(update(ApiKey).where(ApiKey.id == due).values(last_used_at=at))
 
 
 def api_keys(session: Session, merchant_id: int) -> list[ApiKey]:

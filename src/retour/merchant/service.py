@@ -219,7 +219,7 @@ def _stamp(session: Session, key: ApiKey, now: datetime) -> None:
     then left to a later request."""
     try:
         with session.begin_nested():
-            repository.stamp_api_key(session, key.id, now)
+            repository.stamp_api_key(session, key.id, now, due_before=now - timedelta(minutes=1))
     except OperationalError:
         return
     set_committed_value(key, "last_used_at", now)
