@@ -151,10 +151,8 @@ def request_return(
     quote = _quote(evaluation, data, decisions)
     needs_review = any(decision.status == "needs_review" for decision in decisions)
     auto_approve = evaluation.policy.defaults.auto_approve and not needs_review
-    sequence = merchant_service.next_return_sequence(session, merchant_id)
     request = ReturnRequest(
         merchant_id=merchant_id,
-        number=ids.return_number(sequence),
         order_id=order.id,
         customer_id=order.customer_id,
         status="approved" if auto_approve else "requested",
@@ -174,6 +172,8 @@ def request_return(
             for item, decision in zip(data.lines, decisions, strict=True)
         ],
     )
+    # The number locks the shop row until commit: take it once everything else is built.
+    request.number = ids.return_number(merchant_service.next_return_sequence(session, merchant_id))
     session.add(request)
     # The session's identity map holds objects weakly: keep the order (and so its lines) alive until
     # the session ends, so that describing the new return finds them there instead of reading them
