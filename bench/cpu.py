@@ -51,10 +51,12 @@ class CpuMeter:
 
     def __init__(self, server_pids: list[int]) -> None:
         self.server_pids = server_pids
+        self.per_server: dict[int, float] = {}
 
     def start(self) -> None:
         self._postgres = {pid: cpu_seconds([pid]) for pid in pids_named("postgres")}
         self._server = cpu_seconds(self.server_pids)
+        self._per_server = {pid: cpu_seconds([pid]) for pid in self.server_pids}
         times = os.times()
         self._client = times.user + times.system
         self._machine = machine_busy_seconds()
@@ -66,6 +68,7 @@ class CpuMeter:
         for pid in pids_named("postgres"):
             postgres += max(0.0, cpu_seconds([pid]) - self._postgres.get(pid, 0.0))
         times = os.times()
+        self.per_server = {pid: cpu_seconds([pid]) - start for pid, start in self._per_server.items()}
         return {
             "server": cpu_seconds(self.server_pids) - self._server,
             "postgres": postgres,

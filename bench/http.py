@@ -18,9 +18,23 @@ class HttpError(Exception):
 
 
 class Connection:
-    def __init__(self, host: str, port: int, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        headers: dict[str, str] | None = None,
+        *,
+        reconnect_every: int = 0,
+        timeout: float = 60.0,
+    ) -> None:
+        """``reconnect_every``: open a new connection after that many requests (0: never). A request
+        that gets no answer within ``timeout`` seconds raises ``TimeoutError`` (a stuck server must
+        not hang the benchmark)."""
+        self.timeout = timeout
         self.host = host
         self.port = port
+        self.reconnect_every = reconnect_every
+        self._served = 0
         extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         self._base_headers = f"Host: {host}:{port}\r\n{extra}"
         self._reader: asyncio.StreamReader | None = None
@@ -42,17 +56,24 @@ class Connection:
         if body is not None:
             head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
         data = (head + "\r\n").encode() + payload
+        if self.reconnect_every and self._served >= self.reconnect_every:
+            await self.close()
         for attempt in (1, 2):
             if self._writer is None:
                 await self._connect()
+                self._served = 0
             assert self._reader is not None and self._writer is not None
             try:
                 self._writer.write(data)
-                return await self._read_response()
+                self._served += 1
+                return await asyncio.wait_for(self._read_response(), self.timeout)
             except (ConnectionError, asyncio.IncompleteReadError):
                 await self.close()
                 if attempt == 2:
                     raise
+            except TimeoutError:
+                await self.close()
+                raise
         raise HttpError("unreachable")
 
     async def _read_response(self) -> tuple[int, bytes]:

@@ -135,7 +135,7 @@ def postgres(url: str, merchant_id: int, orders: list[OrderInfo], *, clients: in
             return orders[position[0] % len(orders)]
 
     def one(index: int) -> Callable[[], None]:
-        connection = psycopg.connect(conninfo)
+        connection = psycopg.connect(conninfo, options="-c statement_timeout=30s")
         rng = random.Random(index)
 
         def create() -> None:

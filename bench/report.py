@@ -98,6 +98,13 @@ def write(path: Path, *, config: Config, runs: list[BackendRun], figures: dict[s
         ("SQL statements per return creation (incl. COMMIT)", "sql_per_create", ""),
         ("SQL statements per `returnable` call (incl. COMMIT)", "sql_per_returnable", ""),
         ("Server CPU per return creation", "server_cpu_ms_per_create", " ms"),
+        ("How the server CPU split between its processes (%)", "server_cpu_split_percent", ""),
+        ("Shop row held per creation, one at a time (`UPDATE` to end of `COMMIT`)", "shop_lock_held_ms_serial", " ms"),
+        (
+            f"PostgreSQL backends waiting for a row lock, of {config.clients} (average)",
+            "backends_waiting_for_row_lock",
+            "",
+        ),
         ("PostgreSQL CPU per return creation", "db_cpu_ms_per_create", " ms"),
         ("Load generator CPU per return creation", "client_cpu_ms_per_create", " ms"),
         ("CPU ceiling: 2 cores / CPU per creation, returns per second", "ceiling", ""),
@@ -171,6 +178,13 @@ def write(path: Path, *, config: Config, runs: list[BackendRun], figures: dict[s
         sqlite_raw=_value(sqlite_run, "raw_db_create_per_s"),
         sqlite_p95=_value(sqlite_run, "create_p95_ms"),
         serial_p95=_value(pg_run, "returnable_serial_p95_ms"),
+        pg_p95=_value(pg_run, "returnable_p95_ms"),
+        pg_rate=_value(pg_run, "create_return_per_s"),
+        lock_serial=_value(pg_run, "shop_lock_held_ms_serial"),
+        lock_waiting=_value(pg_run, "backends_waiting_for_row_lock"),
+        raw_vs_target=f"{float(pg_run.figures.get('raw_db_create_per_s_1_thread', 0)) / TARGET_CREATES:.1f}×"
+        if pg_run
+        else "?",
         reached=f"{100 * float(pg_run.figures.get('create_return_per_s', 0)) / _ceiling(pg_run):.0f}%"
         if pg_run and _ceiling(pg_run)
         else "?",
@@ -262,24 +276,48 @@ listener; the pool's pre-ping `SELECT 1` on checkout is not an event and comes o
 
 {statements}
 
-### The budget: the run is CPU-bound
+### Two limits, both close: the shop row and the CPU
 
-On PostgreSQL a return creation costs {server_cpu} ms of server CPU, {db_cpu} ms of PostgreSQL
-CPU and {client_cpu} ms of load-generator CPU (from `/proc` over the measured run). Two cores
-cannot give more than about **{ceiling} creations per second** at that price, with the machine to
-ourselves; the run reached {reached} of that (the rest goes to waits for the GIL and for the shop
-row with {clients} requests in flight). The ≥ 250/s target needs at most 8 ms of CPU per creation,
-everything included. This vCPU is slow for Python (`sum(range(1000))` costs {python_speed} µs of CPU
-here, against 8–10 µs on a current desktop core), but even scaled to a fast core that budget is far
-below what FastAPI + a synchronous ORM issuing a dozen statements per request costs. The
-`returnable` p95 target is met one call at a time ({serial_p95} ms) and missed with 4 concurrent
-clients, where calls of about 11 ms of server CPU each queue for the two cores.
+**The shop row.** Every return creation of a shop takes the shop's return counter
+(`next_return_sequence`: `UPDATE merchant … RETURNING`), which keeps the shop row locked until
+`COMMIT`. One request at a time that lock is held {lock_serial} ms (the INSERTs of the return, its
+lines, audit event and outbox message, describing and encoding the answer, the commit). Under load
+the holder also waits for the GIL and for a core, so creations of one shop go one after the other
+at about {pg_rate}/s: during the run **{lock_waiting} of the {clients} PostgreSQL backends were, on
+average, waiting for that row lock**. Different shops do not share it.
+
+**The CPU.** A creation costs {server_cpu} ms of server CPU, {db_cpu} ms of PostgreSQL CPU and
+{client_cpu} ms of load-generator CPU (from `/proc` over the run): two cores cannot give more than
+about **{ceiling} creations per second** at that price, and the run reached {reached} of it. The
+≥ 250/s target needs at most 8 ms of CPU per creation, everything included. This vCPU is slow for
+Python (`sum(range(1000))` costs {python_speed} µs of CPU here, 8–10 µs on a current desktop core),
+but even scaled to a fast core that budget is below what FastAPI + a synchronous ORM issuing a dozen
+statements per request costs.
+
+**Even without the application**, the raw baseline (the same writes with the driver alone) makes
+{raw_pg}/s with {clients} threads and {raw_pg_1}/s with one: the shop-row lock makes it one
+transaction after the other, each with its six round trips (`UPDATE`, four INSERTs, `COMMIT`),
+while a bare `UPDATE` + `COMMIT` on one connection runs {serial_commits} times a second (the WAL
+flush is not the limit). So for one shop, the design itself, with no application at all, tops out
+around {raw_pg_1}/s on this machine: {raw_vs_target} the 250/s target.
+
+**`returnable`** costs about 11 ms of server CPU per call: one call at a time its p95 is
+{serial_p95} ms (under the 20 ms target); with {latency_clients} concurrent clients the calls queue
+for the two cores and p95 is {pg_p95} ms.
+
+**uvicorn and keep-alive.** uvicorn's worker processes share one listening socket, and an idle one
+accepts every pending connection: 16 keep-alive connections opened together all landed on the same
+process (measured with `ss`), leaving the second one idle. The clients therefore start 10 ms apart
+and reconnect every 10 requests, like many independent API clients; the "how the server CPU split"
+line shows both processes working. Behind a proxy that keeps a few long-lived upstream connections,
+the same imbalance would happen in production (gunicorn's `--reuse-port` or more, shorter-lived
+connections avoid it).
 
 ### Server CPU by layer
 
 py-spy (`record --gil`, so only samples holding the GIL, i.e. CPU), one of the two uvicorn workers,
-16 clients creating returns for 15 s, after the changes below (2026-11-22; not regenerated by
-`make bench`):
+16 clients creating returns for 15 s, then 4 clients calling `returnable` (2026-11-22, with the
+changes below; not regenerated by `make bench`):
 
 | layer | return creation | `returnable` |
 |---|---:|---:|
@@ -293,63 +331,61 @@ py-spy (`record --gil`, so only samples holding the GIL, i.e. CPU), one of the t
 | Retour's own code (policy rules, quote, checks) | 2% | 4% |
 | the rest (contextlib, typing, logging, …) | 4% | 6% |
 
-So about **54% of the server's CPU is database access** (SQLAlchemy + psycopg, a cost per
-statement), **about 35% is serving HTTP and moving each request between the event loop and worker
-threads**, and 2–4% is the application's own decisions. By step (inclusive) for a creation:
-`request_return` 47% (the flush of its four INSERTs 16%, `evaluate_order` 14%, reading the order
-10%, the return number 7%, checking the lines 3.5%), the commit 6.5%, the API key 3%, describing the
-new return and encoding it 1.5%, the pool's pre-ping 0.5%. For `returnable` (about 11 ms of server
-CPU per call): `evaluate_order` 33% (active policy, held quantities, customer and earlier returns:
-three queries; the rules themselves < 1%), the API key 9.5%, reading the order 8%, thread hand-offs
-14%.
+About **54% of the server's CPU is database access** (SQLAlchemy + psycopg: a cost per statement,
+about 1 ms of CPU each on this machine), **about 35% is serving HTTP and moving each request
+between the event loop and worker threads**, and 2–4% is the application's own decisions. By step
+(inclusive) for a creation: `request_return` 47% (the flush of its INSERTs 16%, `evaluate_order`
+14%, reading the order 10%, the return number 7%, checking the lines 3.5%), the commit 6.5%, the
+API key 3%, describing and encoding the answer 1.5%, the pool's pre-ping 0.5%. For `returnable`:
+`evaluate_order` 33% (active policy, held quantities, customer and earlier returns: three queries;
+the rules themselves < 1%), the API key 9.5%, reading the order 8%, thread hand-offs 14%.
 
 ### What was checked
 
 - **SQL statements per request**, counted with an SQLAlchemy listener (list above): a creation went
-  from 18 to 12 statements plus COMMIT, `returnable` from 8 to 5 plus COMMIT. The pool's pre-ping
-  (`SELECT 1` at checkout) comes on top of each, and psycopg sends `BEGIN` on its own.
+  from 18 statements + COMMIT to 12 + COMMIT, `returnable` from 8 + COMMIT to 5 + COMMIT. The
+  pool's pre-ping (`SELECT 1` at checkout) comes on top, and psycopg sends `BEGIN` on its own.
 - **A sequential scan on every order read**: the tenders were loaded with `WHERE order_id IN (...)`,
   and the only tender index starts with `merchant_id`: 100,000 rows scanned for each `returnable`
-  and each creation, about 10 ms of PostgreSQL CPU (72 ms once under load). Fixed (see below).
+  and each creation, about 10 ms of PostgreSQL CPU (72 ms once under load). Fixed.
+- **The shop-row lock** (`next_return_sequence`, called late on purpose): statements run while it is
+  held went from 9 round trips (`SELECT … FOR UPDATE`, `UPDATE`, two INSERTs, two more INSERTs
+  autoflushed by two `SELECT`s that re-read the order to describe the new return, `COMMIT`) to 6
+  (`UPDATE … RETURNING`, four INSERTs, `COMMIT`), and the return's rows are now built before the
+  number is taken: held 13–15 ms → 9–11 ms one request at a time.
+- **API keys**: SHA-256, not argon2 (argon2 only runs at staff login); one indexed `SELECT`. But the
+  once-a-minute `last_used_at` stamp was a plain `UPDATE` of the key's row: every request of a busy
+  key then waited for the whole transaction of the request that stamped it (2 s in a reproduction
+  where the first transaction stayed open 2 s), and with the thread pool full of such waiters the
+  stamping request could not get a thread to finish: a worker process stalled for good in one of my
+  runs (4-thread pool). Fixed: the stamp skips a row being stamped (`FOR UPDATE SKIP LOCKED`).
 - **Policy parsing**: the per-version cache in `policy/service.py` works: `PolicyDocument` validation
   never shows in the profile; reading the active version is one indexed query (about 3%).
-- **API keys**: SHA-256, not argon2 (argon2 only runs at staff login); authentication is one
-  indexed `SELECT`, and `last_used_at` is written at most once a minute.
 - **Logging**: uvicorn's access log (level `info`) costs about 1.5% of the server CPU; the run uses
   `warning`.
 - **Pydantic**: validating the body and encoding the answer is 2–4%.
-- **The shop-row lock**: `next_return_sequence` locks the shop row until commit and is called late.
-  Statements run while it is held went from 9 round trips (`SELECT … FOR UPDATE`, `UPDATE`, two
-  INSERTs, two more INSERTs autoflushed by the two `SELECT`s that described the new return, COMMIT)
-  to 6 (`UPDATE … RETURNING`, four INSERTs, COMMIT). It does not limit today's CPU-bound rate, but it
-  caps any single shop: one creation at a time holds the row from its `UPDATE` to its `COMMIT`. That
-  is what bounds the raw baseline: {raw_pg}/s with {clients} threads and {raw_pg_1}/s with one
-  thread, the same order, because every transaction waits for the previous one's six round trips
-  (`UPDATE`, four INSERTs, `COMMIT`), while a bare `UPDATE` + `COMMIT` on one connection runs
-  {serial_commits} times a second (the WAL flush is not the limit). So for one shop, the design's
-  own ceiling on this machine is in the region of the 250/s target even with no application at
-  all; different shops do not share the lock.
-- **The GIL and the thread pool**: every API request crosses into a worker thread four times
-  (open the session, check the API key, run the endpoint, commit), because FastAPI runs each sync
-  dependency in the pool; with eight requests in flight per process the threads queue for the GIL.
-  That is the 13–20% of hand-offs above, plus part of the event-loop share.
+- **The GIL and the thread pool**: every API request crosses into a worker thread four times (open
+  the session, check the API key, run the route, commit), because FastAPI runs each sync dependency
+  in the pool; with eight requests in flight per process the threads queue for the GIL. That is the
+  13–20% of hand-offs above, plus part of the event-loop share, and part of why the shop row is held
+  longer under load than alone.
 - **SQLite** ({sqlite_rate}/s, raw {sqlite_raw}/s): write requests start with `BEGIN IMMEDIATE`, so
-  the database is held for the whole request (API key, reads, policy, writes, answer) and the
-  request rate is one over the request's duration; more clients only add busy-wait sleeps (p95
-  {sqlite_p95} ms). That is the one-machine mode's deliberate trade-off; volume belongs on PostgreSQL.
+  the database is held for the whole request (API key, reads, policy, writes, answer) and the rate
+  is one over a request's duration; more clients only add busy-wait sleeps (p95 {sqlite_p95} ms).
+  That is the one-machine mode's deliberate trade-off; volume belongs on PostgreSQL.
 
 ### What would move it further (not done here: beyond small targeted changes)
 
-1. Fewer and cheaper statements on the two hot paths: the four INSERTs of a creation as one
+1. For one busy shop, the return number: a per-shop sequence (numbers with gaps) or the number taken
+   in its own short transaction would stop serializing a shop's creations on one row. A product
+   decision (gaps in `R-000123` numbers), so not changed; it is the first limit today.
+2. Fewer and cheaper statements on the two hot paths: the four INSERTs of a creation as one
    statement (CTEs), the reads of `evaluate_order` as one query, SQLAlchemy Core rather than the ORM
-   there. Each statement costs about 1 ms of CPU on this machine across SQLAlchemy and psycopg.
-2. One thread hop per request instead of four: one sync dependency that opens the session,
+   there.
+3. One thread hop per request instead of four: one sync dependency that opens the session,
    authenticates and runs the route, or an async stack (SQLAlchemy asyncio with psycopg async).
-3. More cores: the server is stateless and scales with processes; here the server, PostgreSQL and
+4. More cores: the server is stateless and scales with processes; here the server, PostgreSQL and
    the load generator share two.
-4. For one very busy shop, the return-number lock: a per-shop sequence (numbers with gaps) or the
-   number taken in its own short transaction would remove the serialization on the WAL flush. A
-   product decision (gaps in `R-000123` numbers), so not changed.
 5. Smaller ones, each with a trade-off: not loading the tenders in the locked order read of a
    creation (the locked reload would drop tenders the session already holds), `pool_pre_ping` off
    with `pool_recycle` (one round trip less per request, but a first failed request after a database
@@ -357,25 +393,36 @@ three queries; the rules themselves < 1%), the API key 9.5%, reading the order 8
 
 ### Changes made to the application for this benchmark
 
-All in the request path, behaviour unchanged (`tests/unit`, `tests/api`, `tests/services`,
-`tests/portal`, `tests/backoffice` pass on SQLite and PostgreSQL):
+Small and local, behaviour unchanged (`tests/unit`, `tests/api`, `tests/services`, `tests/portal`,
+`tests/backoffice` pass on SQLite and PostgreSQL):
 
 | change | where | effect |
 |---|---|---|
-| tenders loaded with `merchant_id` in the criteria | `order/repository.py` | index instead of a 100k-row sequential scan on every order read; PostgreSQL CPU per creation 17.6 → 5.9 ms |
+| tenders loaded with `merchant_id` in the criteria | `order/repository.py` | their index instead of a 100k-row sequential scan on every order read |
 | return number in one `UPDATE … RETURNING` | `merchant/repository.py`, `merchant/service.py` | one statement less, inside the shop-row lock |
 | reasons read once per creation | `return_request/service.py` | one statement less |
-| describing the new return reuses the order and lines the session holds (kept alive in `session.info`; the identity map only holds weak references) | `return_request/repository.py`, `return_request/service.py` | two `SELECT`s less, both inside the shop-row lock |
+| describing the new return reuses the order and lines the session holds (kept alive in `session.info`: the identity map only holds weak references) | `return_request/repository.py`, `return_request/service.py` | two `SELECT`s less, both inside the shop-row lock |
+| the return's rows are built before its number is taken; the answer is encoded with `model_dump(mode="json", by_alias=True)` (the same JSON as `jsonable_encoder`, checked on 200 returns, one walk less) | `return_request/service.py`, `return_request/endpoints.py` | less work while the shop row is locked |
 | scope check is an `async` dependency | `api/deps.py` | one thread-pool hop less on every API request |
 | `returnable` reads the order without its tenders | `order/service.py`, `order/repository.py`, `return_request/endpoints.py` | one statement less |
 | order and its lines in one joined query | `order/repository.py` | one statement less on both paths |
 | customer and their earlier-returns count in one query | `return_request/repository.py`, `return_request/service.py` | one statement less on both paths |
+| API key stamp: conditional `UPDATE` through `SELECT … FOR UPDATE SKIP LOCKED` | `merchant/repository.py`, `merchant/service.py` | requests of a busy key no longer queue (or stall) behind the one stamping it |
 
-Measured together (A/B against the same tree without them, service calls in-process without HTTP,
-300 requests, three interleaved rounds on the shared machine): a creation 27.0 → 20.9 ms of CPU
-(−23%) and 58 → 35 ms wall (−40%); `returnable` 12.7 → 9.1 ms of CPU (−28%) and 33 → 14 ms wall
-(−58%). Through HTTP the creation rate moved within the machine's noise (27 → 28/s and 18 → 23/s in
-two A/B rounds) because the server CPU per request, not the database, bounds it.
+Measured together on PostgreSQL, A/B against the same tree without them, `make bench` settings
+except 10 s runs, quiet machine, two rounds each:
+
+| | before | after |
+|---|---:|---:|
+| return creations per second | 33.7, 26.1 | 46.8, 43.0 |
+| `returnable` p50 / p95, 4 clients | 60 / 90 ms, 64 / 104 ms | 25 / 49 ms, 27 / 54 ms |
+| statements per creation / per `returnable` (incl. COMMIT) | 19 / 9 | 13 / 6 |
+| server CPU per creation | 29.8, 35.7 ms | 24.8, 27.0 ms |
+| PostgreSQL CPU per creation | 15.3, 15.3 ms | 6.2, 6.6 ms |
+| shop row held per creation, one at a time | 13.3, 14.7 ms | 11.4, 9.4 ms |
+
+In-process (service calls without HTTP, 300 requests, three interleaved rounds): a creation 27.0 →
+20.9 ms of CPU and 58 → 35 ms wall; `returnable` 12.7 → 9.1 ms of CPU and 33 → 14 ms wall.
 
 ## Last output
 

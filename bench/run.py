@@ -15,6 +15,7 @@ created, so its name must start with ``retour_bench``), ``RETOUR_BENCH_BACKENDS`
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sys
@@ -26,7 +27,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bench import dataset, load, raw, report, sqlcount
+from bench import dataset, load, pgwait, raw, report, sqlcount
 from bench.cpu import CpuMeter
 from bench.server import Server
 from retour import migrate
@@ -112,10 +113,11 @@ def run_backend(backend: str, config: Config) -> BackendRun:
     say(f"{backend}: {data.orders} orders, {data.order_lines} lines in {run.figures['dataset_seconds']} s")
 
     fresh = iter(data.fresh_orders)
-    counts = sqlcount.count(engine, url, token, [next(fresh) for _ in range(5)], data.all_orders[::997][:6])
+    counts = sqlcount.count(engine, url, token, [next(fresh) for _ in range(25)], data.all_orders[::997][:6])
     engine.dispose()
     run.figures["sql_per_create"] = round(counts.create_statements, 1)
     run.figures["sql_per_returnable"] = round(counts.returnable_statements, 1)
+    run.figures["shop_lock_held_ms_serial"] = round(counts.shop_lock_ms, 1)
     run.notes["create_statements"] = counts.create_statements_list
 
     rng = random.Random(11)
@@ -127,10 +129,18 @@ def run_backend(backend: str, config: Config) -> BackendRun:
         load.create_returns(server.host, server.port, token, bodies, clients=config.clients, seconds=3)
         meter = CpuMeter(server.pids())
         meter.start()
-        created = load.create_returns(
-            server.host, server.port, token, bodies, clients=config.clients, seconds=config.seconds
-        )
+        with contextlib.ExitStack() as stack:
+            sampler = stack.enter_context(pgwait.Sampler(url)) if backend == "postgres" else None
+            created = load.create_returns(
+                server.host, server.port, token, bodies, clients=config.clients, seconds=config.seconds
+            )
         cpu = meter.stop()
+        if sampler is not None:
+            waits = sampler.result()
+            run.figures["backends_waiting_for_row_lock"] = round(waits.lock_waiting, 1)
+            run.figures["backends_in_transaction"] = round(waits.in_transaction, 1)
+        busy = sorted((seconds for seconds in meter.per_server.values() if seconds > 0.05), reverse=True)
+        split = "/".join(f"{100 * seconds / sum(busy):.0f}" for seconds in busy) if busy else "-"
         say(f"{backend}: {created.created} returns created ({created.per_second:.0f}/s), errors {dict(created.errors)}")
         if created.first_error:
             say(f"{backend}: first error: {created.first_error}")
@@ -158,6 +168,7 @@ def run_backend(backend: str, config: Config) -> BackendRun:
         returnable_serial_p50_ms=round(load.percentile(serial.latencies_ms, 50), 2),
         returnable_serial_p95_ms=round(load.percentile(serial.latencies_ms, 95), 2),
         server_cpu_ms_per_create=round(cpu["server"] * 1000 / n, 2),
+        server_cpu_split_percent=split,
         client_cpu_ms_per_create=round(cpu["client"] * 1000 / n, 2),
         other_cpu_share=round(
             max(0.0, cpu["machine"] - cpu["server"] - cpu["client"] - cpu["postgres"]) / (2 * created.seconds), 2
