@@ -1,13 +1,19 @@
 """Carrier adapters: who makes the label and tells where the parcel is.
 
-Only the built-in, offline carrier exists today: it issues its own tracking numbers (deterministic
-per shop and return, with a Luhn check digit) and draws the label locally. A real carrier (an HTTP
-API) implements the same ``CarrierAdapter`` protocol and raises ``CarrierRetryableError`` for what
-may work on a later attempt (timeouts, 5xx, rate limits) and ``CarrierFinalError`` for what never
-will (refused address, unknown service)."""
+The built-in, offline carrier issues its own tracking numbers (deterministic per shop and return,
+with a Luhn check digit) and draws the label locally. Real carriers (``retour.integrations.shippo``,
+``retour.integrations.easypost``: HTTP APIs) implement the same ``CarrierAdapter`` protocol and raise
+``CarrierRetryableError`` for what may work on a later attempt (timeouts, 5xx, rate limits) and
+``CarrierFinalError`` for what never will (refused address, unknown service, bad credentials).
+
+Tracking statuses (``TrackingEvent.status``) are carrier-neutral: ``pre_transit`` (label made, not
+scanned yet), ``in_transit`` (scanned, moving, out for delivery, waiting at a pickup point),
+``delivered``, ``exception`` (failed attempt, returned to sender, damaged: a person should look)
+and ``unknown``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -28,6 +34,13 @@ class CarrierFinalError(CarrierError):
     """Permanent: retrying the same call cannot succeed."""
 
 
+class WebhookRejected(CarrierError):
+    """An inbound webhook whose signature does not match (or that is not the carrier's format)."""
+
+
+TRACKING_STATUSES = ("pre_transit", "in_transit", "delivered", "exception", "unknown")
+
+
 @dataclass(frozen=True)
 class LabelRequest:
     """Everything a carrier needs to make the label of one parcel."""
@@ -41,6 +54,11 @@ class LabelRequest:
     recipient: Address
     today: date
     language: str = "fr"
+    currency: str = "EUR"
+    # What is in the box (0 when unknown: adapters then use the shop's default parcel).
+    weight_grams: int = 0
+    # De-duplicates a purchase retried by the outbox, where the carrier supports it.
+    reference: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,6 +80,20 @@ class TrackingEvent:
     description: str
     external_id: str
     location: str | None = None
+    tracking_number: str = ""
+    carrier_status: str = ""
+
+
+@dataclass(frozen=True)
+class Rate:
+    """One price quoted for the parcel. ``amount_minor`` in the currency's minor units."""
+
+    rate_id: str
+    carrier: str
+    service: str
+    amount_minor: int
+    currency: str
+    estimated_days: int | None = None
 
 
 class CarrierAdapter(Protocol):
@@ -71,8 +103,26 @@ class CarrierAdapter(Protocol):
         """Make (or buy) the label of one parcel. Raises ``CarrierError``."""
         ...
 
+    def rates(self, request: LabelRequest) -> list[Rate]:
+        """Prices for the parcel, cheapest first. Raises ``CarrierError``."""
+        ...
+
     def track(self, tracking_number: str) -> list[TrackingEvent]:
         """Every event the carrier knows for the parcel, oldest first. Raises ``CarrierError``."""
+        ...
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> None:
+        """Raise ``WebhookRejected`` unless ``body`` was signed by the carrier with ``secret``."""
+        ...
+
+    def webhook_id(self, body: bytes) -> str:
+        """The carrier's own id of a webhook delivery (de-duplicates retries). Raises
+        ``WebhookRejected`` if the body is not one of the carrier's webhooks."""
+        ...
+
+    def parse_webhook(self, body: bytes) -> list[TrackingEvent]:
+        """The tracking events a (verified) webhook carries, each with its ``tracking_number``;
+        an empty list for a webhook about something else. Raises ``WebhookRejected``."""
         ...
 
 
@@ -97,6 +147,19 @@ class BuiltinCarrier:
         payload = rules.qr_payload(request.rma_number, tracking)
         pdf = documents.render_label_pdf(label_data(request, tracking, payload, expires_on, carrier=self.name))
         return LabelResult(tracking_number=tracking, qr_payload=payload, pdf=pdf, expires_on=expires_on)
+
+    def rates(self, request: LabelRequest) -> list[Rate]:
+        """One free rate: the shop's own label (postage is the shop's business with its carrier)."""
+        return [Rate(rate_id="builtin", carrier="Retour", service="label", amount_minor=0, currency=request.currency)]
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> None:
+        raise WebhookRejected("the built-in carrier sends no webhooks")
+
+    def webhook_id(self, body: bytes) -> str:
+        raise WebhookRejected("the built-in carrier sends no webhooks")
+
+    def parse_webhook(self, body: bytes) -> list[TrackingEvent]:
+        raise WebhookRejected("the built-in carrier sends no webhooks")
 
     def track(self, tracking_number: str) -> list[TrackingEvent]:
         """Nothing to report (no network: its parcels move through receiving scans); a number it
