@@ -15,7 +15,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from retour import __version__
 from retour.api import problems
-from retour.api.router import api_router, health_router
+from retour.api.router import api_router, carrier_webhook_router, health_router
 from retour.kit.db import make_engine, make_session_factory
 from retour.settings import Settings, get_settings
 from retour.worker import Worker
@@ -34,7 +34,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        worker = Worker(factory, poll_seconds=settings.worker_poll_seconds, max_attempts=settings.worker_max_attempts)
+        worker = Worker(
+            factory,
+            poll_seconds=settings.worker_poll_seconds,
+            max_attempts=settings.worker_max_attempts,
+            periodic_seconds=settings.worker_periodic_seconds,
+        )
         if run_worker:
             worker.start_in_thread()
         yield
@@ -59,6 +64,7 @@ def create_app(
     )
     app.include_router(health_router)
     app.include_router(api_router)
+    app.include_router(carrier_webhook_router)
     html_handler = _mount_pages(app)
     problems.install(app, html_handler=html_handler)
     if STATIC.is_dir():

@@ -74,17 +74,24 @@ def worker(once: Annotated[bool, typer.Option(help="run what is due, then exit")
     """Run the outbox worker (emails, webhooks, outside calls)."""
     from retour import tasks  # noqa: F401  (registers every outbox handler)
     from retour.outbox import service as outbox_service
-    from retour.worker import Worker
+    from retour.worker import Worker, run_periodic_jobs
 
     settings = get_settings()
     logging.basicConfig(level=settings.log_level.upper())
     factory = _factory()
     if once:
+        done = run_periodic_jobs(factory)
+        console.print(f"{done['labels_expired']} label(s) expired, {done['parcels_polled']} parcel(s) tracked")
         console.print(
             f"{outbox_service.drain(factory, max_attempts=settings.worker_max_attempts)} message(s) processed"
         )
         return
-    Worker(factory, poll_seconds=settings.worker_poll_seconds, max_attempts=settings.worker_max_attempts).run_forever()
+    Worker(
+        factory,
+        poll_seconds=settings.worker_poll_seconds,
+        max_attempts=settings.worker_max_attempts,
+        periodic_seconds=settings.worker_periodic_seconds,
+    ).run_forever()
 
 
 @app.command("create-merchant")

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     in_process_worker: bool = True
     worker_poll_seconds: float = 1.0
     worker_max_attempts: int = 8
+    # Label expiry and carrier polling run this often (seconds).
+    worker_periodic_seconds: float = 300.0
     db_pool_size: int = 10
     session_max_age_seconds: int = 8 * 3600
     default_language: Literal["fr", "en"] = "fr"

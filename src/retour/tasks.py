@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from retour.outbox.service import Message, handler
-from retour.shipment.tasks import create_label_after_approval
+from retour.shipment.tasks import create_label_after_approval, process_carrier_webhook
 
 RETURN_TOPICS = (
     "return.requested",
@@ -19,7 +19,15 @@ RETURN_TOPICS = (
     "return.received",
     "return.inspected",
 )
-SHIPMENT_TOPICS = ("shipment.label_created",)
+SHIPMENT_TOPICS = (
+    "shipment.label_created",
+    "shipment.in_transit",
+    "shipment.delivered",
+    "shipment.exception",
+    "shipment.unexpected_scan",
+    "shipment.label_expired",
+    "shipment.pickup_rescheduled",
+)
 
 
 def _acknowledge(session: Session, message: Message) -> None:
@@ -29,3 +37,4 @@ def _acknowledge(session: Session, message: Message) -> None:
 for _topic in RETURN_TOPICS + SHIPMENT_TOPICS:
     handler(_topic)(_acknowledge)
 handler("return.approved")(create_label_after_approval)
+handler("carrier.webhook_received")(process_carrier_webhook)

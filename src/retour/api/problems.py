@@ -156,4 +156,4 @@ def install(app: FastAPI, *, html_handler: Any = None) -> None:
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or request.url.path == "/healthz"
+    return request.url.path.startswith(("/api/", "/webhooks/")) or request.url.path == "/healthz"

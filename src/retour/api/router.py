@@ -15,6 +15,8 @@ from retour.policy.endpoints import router as policy_router
 from retour.receiving.endpoints import router as receiving_router
 from retour.resale.endpoints import router as resale_router
 from retour.return_request.endpoints import router as return_router
+from retour.shipment.endpoints import router as shipment_router
+from retour.shipment.endpoints import webhook_router
 
 # Every API route may answer these; routes add their own (404, 409) in their decorators.
 api_router = APIRouter(prefix="/api/v1", responses=problems.responses(400, 401, 403, 422, 503))
@@ -26,8 +28,12 @@ for router in (
     receiving_router,
     inventory_router,
     resale_router,
+    shipment_router,
 ):
     api_router.include_router(router)
+
+# Carriers call these with their own signatures, not an API key.
+carrier_webhook_router = webhook_router
 
 health_router = APIRouter(tags=["health"])
 

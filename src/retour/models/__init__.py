@@ -10,7 +10,7 @@ from retour.models.policy import Policy, Reason
 from retour.models.portal import PortalLookupFailure, PortalSession
 from retour.models.resale import ResaleListing
 from retour.models.return_request import OPEN_STATUSES, ReturnLine, ReturnRequest
-from retour.models.shipment import ReturnPhoto, Shipment
+from retour.models.shipment import InboundWebhook, ReturnPhoto, Shipment, ShipmentEvent
 from retour.models.warehouse import InspectionChecklist, InspectionUnit, Receipt, ReceiptLine, StockLocation
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "Base",
     "Customer",
     "IdempotencyRecord",
+    "InboundWebhook",
     "InspectionChecklist",
     "InspectionUnit",
     "InventoryMovement",
@@ -39,6 +40,7 @@ __all__ = [
     "ReturnPhoto",
     "ReturnRequest",
     "Shipment",
+    "ShipmentEvent",
     "StaffUser",
     "StockLocation",
     "Tender",

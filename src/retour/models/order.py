@@ -54,6 +54,9 @@ class Order(Base):
     shipping_amount: Mapped[int] = mapped_column(Amount, default=0)
     tags: Mapped[list[Any]] = mapped_column(Json, default=list)
     gift_code: Mapped[str | None] = mapped_column(String(40))
+    # Where the order went, as the shop sent it: ``{"name", "lines": [...], "postal_code", "city",
+    # "country", "phone"}``. A carrier's return label needs it (the sender is the customer).
+    shipping_address: Mapped[dict[str, Any] | None] = mapped_column(Json)
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 

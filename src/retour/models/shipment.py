@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from retour.models.base import Base, Id, created_at, merchant_fk, pk, updated_at
+from retour.models.base import Base, Id, Json, Timestamp, created_at, merchant_fk, pk, updated_at
 
 SHIPMENT_METHODS = ("prepaid_label", "drop_off", "in_store", "home_pickup", "customer_ships")
 SHIPMENT_STATUSES = ("label_created", "in_transit", "delivered", "received", "lost", "label_expired", "cancelled")
@@ -51,6 +52,66 @@ class Shipment(Base):
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
     label_expires_at: Mapped[datetime | None]
+    # The carrier's own id of the purchased label (to void or reconcile it with the carrier).
+    carrier_reference: Mapped[str | None] = mapped_column(String(100))
+    last_polled_at: Mapped[datetime | None]
+    # When a real scan last changed what is known of the parcel.
+    last_event_at: Mapped[datetime | None]
+
+
+TRACKING_EVENT_STATUSES = ("pre_transit", "in_transit", "delivered", "exception", "unknown")
+
+
+class ShipmentEvent(Base):
+    """One carrier scan of a parcel, stored as it came (webhook, polling or the shop's API). The
+    same scan arriving twice (a webhook retried, then polled) is stored once: unique on the
+    parcel and the carrier's event id."""
+
+    __tablename__ = "shipment_event"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "shipment_id", "external_id"),
+        Index("ix_shipment_event_merchant_id_shipment_id_occurred_at", "merchant_id", "shipment_id", "occurred_at"),
+        CheckConstraint("status IN ('pre_transit', 'in_transit', 'delivered', 'exception', 'unknown')", name="status"),
+    )
+
+    id: Mapped[int] = pk()
+    merchant_id: Mapped[int] = merchant_fk()
+    shipment_id: Mapped[int] = mapped_column(Id, ForeignKey("shipment.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))
+    carrier_status: Mapped[str] = mapped_column(String(60), default="")
+    description: Mapped[str] = mapped_column(String(500), default="")
+    location: Mapped[str | None] = mapped_column(String(200))
+    occurred_at: Mapped[datetime]
+    created_at: Mapped[datetime] = created_at()
+
+
+INBOUND_WEBHOOK_STATUSES = ("pending", "processed", "ignored", "failed")
+
+
+class InboundWebhook(Base):
+    """A carrier's webhook as received: verified, stored first (raw body), answered, then read by
+    the worker. Unique on the shop, the sender and the sender's delivery id, so a retried delivery
+    is stored (and processed) once."""
+
+    __tablename__ = "inbound_webhook"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "source", "external_id"),
+        Index("ix_inbound_webhook_merchant_id_status_received_at", "merchant_id", "status", "received_at"),
+        CheckConstraint("status IN ('pending', 'processed', 'ignored', 'failed')", name="status"),
+    )
+
+    id: Mapped[int] = pk()
+    merchant_id: Mapped[int] = merchant_fk()
+    source: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text)
+    headers: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    note: Mapped[str] = mapped_column(String(500), default="")
+    received_at: Mapped[datetime] = created_at()
+    processed_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
 class ReturnPhoto(Base):

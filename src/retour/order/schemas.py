@@ -24,8 +24,22 @@ class CustomerIn(_In):
 
 
 class AddressIn(_In):
+    """Where the order was delivered. Postal code and country are enough for the policy and the
+    portal; a real carrier's return label also needs the street, the city and a phone."""
+
+    name: str = Field(default="", max_length=200)
+    lines: list[str] = Field(default_factory=list, max_length=3)
     postal_code: str = Field(default="", max_length=20)
+    city: str = Field(default="", max_length=100)
     country: str = Field(default="FR", min_length=2, max_length=2)
+    phone: str = Field(default="", max_length=40)
+
+    @field_validator("lines")
+    @classmethod
+    def _lines(cls, value: list[str]) -> list[str]:
+        if any(len(line) > 200 for line in value):
+            raise ValueError("each address line has at most 200 characters")
+        return [line.strip() for line in value if line.strip()]
 
     @field_validator("country")
     @classmethod
@@ -135,6 +149,15 @@ class TenderOut(BaseModel):
     reference: str | None
 
 
+class AddressOut(BaseModel):
+    name: str = ""
+    lines: list[str] = Field(default_factory=list)
+    postal_code: str = ""
+    city: str = ""
+    country: str = ""
+    phone: str = ""
+
+
 class OrderOut(BaseModel):
     id: int
     external_id: str
@@ -145,6 +168,7 @@ class OrderOut(BaseModel):
     customer_id: int
     postal_code: str
     country: str
+    shipping_address: AddressOut | None = None
     language: str
     placed_at: datetime
     shipped_at: datetime | None

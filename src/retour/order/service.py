@@ -10,7 +10,7 @@ from retour.kit import clock
 from retour.kit.errors import Conflict, NotFound
 from retour.models import Customer, Order, OrderLine, Tender
 from retour.order import repository
-from retour.order.schemas import CustomerIn, OrderIn, OrderLineIn, OrderLineOut, OrderOut, TenderOut
+from retour.order.schemas import AddressOut, CustomerIn, OrderIn, OrderLineIn, OrderLineOut, OrderOut, TenderOut
 
 
 def upsert_order(session: Session, merchant_id: int, data: OrderIn) -> tuple[Order, bool]:
@@ -71,6 +71,10 @@ def _apply_header(order: Order, data: OrderIn, customer: Customer) -> None:
     order.language = data.customer.language
     order.postal_code = data.shipping_address.postal_code
     order.country = data.shipping_address.country
+    address = data.shipping_address
+    order.shipping_address = (
+        address.model_dump() if (address.name or address.lines or address.city or address.phone) else None
+    )
     order.currency = data.currency
     order.placed_at = data.placed_at
     order.shipped_at = data.shipped_at
@@ -164,6 +168,7 @@ def order_out(order: Order) -> OrderOut:
         customer_id=order.customer_id,
         postal_code=order.postal_code,
         country=order.country,
+        shipping_address=AddressOut(**order.shipping_address) if order.shipping_address else None,
         language=order.language,
         # SQLite hands back naive datetimes: the API always answers with the offset.
         placed_at=clock.as_utc(order.placed_at),

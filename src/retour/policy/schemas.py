@@ -134,6 +134,8 @@ class Defaults(Strict):
     photos_required: bool = False
     auto_approve: bool = True
     refund_shipping: bool = False
+    # A label not used within this many days expires, and so does its return.
+    label_validity_days: int = Field(default=30, ge=1, le=365)
 
 
 class PolicyDocument(Strict):

@@ -463,6 +463,14 @@ def cancel_return(
     return _move(session, merchant_id, return_id, "cancel", actor, note)
 
 
+def expire_return(
+    session: Session, merchant_id: int, return_id: int, *, actor: Actor, note: str | None = None
+) -> ReturnRequest:
+    """Nothing was sent back in time (the label expired unused): ``approved -> expired``; the units
+    become returnable again only if a new return is allowed by the policy's window."""
+    return _move(session, merchant_id, return_id, "expire", actor, note)
+
+
 def start_return(session: Session, merchant_id: int, return_id: int, *, actor: Actor) -> ReturnRequest:
     """The first parcel arrived at the warehouse: ``approved -> in_progress`` (called by receiving)."""
     return _move(session, merchant_id, return_id, "start", actor, None)

@@ -67,6 +67,8 @@ class LabelResult:
     qr_payload: str
     pdf: bytes
     expires_on: date | None
+    # The carrier's id of the purchased label or shipment (to void or reconcile it).
+    carrier_reference: str | None = None
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 PICKUP_SLOTS = ("09-12", "13-17")
@@ -22,6 +22,14 @@ CARRIER_METHODS = ("prepaid_label", "drop_off", "home_pickup")
 # A parcel in one of these states has not left yet: it can be cancelled with its return.
 CANCELLABLE_STATUSES = ("label_created",)
 ACTIVE_STATUSES = ("label_created", "in_transit", "delivered", "received")
+# Parcels whose carrier is still worth asking where they are.
+TRACKED_STATUSES = ("label_created", "in_transit")
+POLL_INTERVAL_HOURS = 4
+# How far along the way each status is: tracking only ever moves a parcel forward.
+_PROGRESS = {"label_created": 0, "in_transit": 1, "delivered": 2, "received": 3}
+# Carrier-neutral scan statuses that move a parcel (``pre_transit``, ``exception`` and ``unknown``
+# are recorded on its timeline but do not move it).
+_EVENT_MOVES_TO = {"in_transit": "in_transit", "delivered": "delivered"}
 
 
 @dataclass(frozen=True)
@@ -230,3 +238,55 @@ def label_filename(rma_number: str, parcel: int) -> str:
     """``R-000123.pdf`` for the first parcel, ``R-000123-2.pdf`` for the next ones."""
     safe = re.sub(r"[^A-Za-z0-9_-]", "_", rma_number)
     return f"{safe}.pdf" if parcel <= 1 else f"{safe}-{parcel}.pdf"
+
+
+def status_after_scans(current: str, scan_statuses: Iterable[str]) -> str:
+    """The parcel's status once these scans are known: the furthest one reached, never backwards
+    (scans arrive out of order, and a ``delivered`` scan read after the warehouse received the
+    parcel changes nothing). A parcel that is cancelled, expired, lost or not in the table stays
+    as it is: a scan there is an anomaly for a person (``is_unexpected_scan``)."""
+    if current not in _PROGRESS:
+        return current
+    target = current
+    for status in scan_statuses:
+        moved = _EVENT_MOVES_TO.get(status)
+        if moved is not None and _PROGRESS[moved] > _PROGRESS[target]:
+            target = moved
+    return target
+
+
+def is_unexpected_scan(current: str, scan_status: str) -> bool:
+    """A carrier moving a parcel whose label was cancelled or expired: the customer sent it anyway."""
+    return current in ("cancelled", "label_expired") and scan_status in _EVENT_MOVES_TO
+
+
+def label_has_expired(status: str, expires_at: datetime | None, now: datetime) -> bool:
+    """A label never scanned (still ``label_created``) past its expiry."""
+    return status == "label_created" and expires_at is not None and expires_at <= now
+
+
+def should_poll(
+    status: str, carrier: str, tracking: str | None, last_polled_at: datetime | None, now: datetime
+) -> bool:
+    """A parcel of a real carrier, on its way or about to be, not asked about for a while."""
+    if carrier == "builtin" or not tracking or status not in TRACKED_STATUSES:
+        return False
+    return last_polled_at is None or now - last_polled_at >= timedelta(hours=POLL_INTERVAL_HOURS)
+
+
+def evaluate_reschedule(
+    method: str, status: str, pickup_date: date | None, pickup_slot: str | None, *, today: date
+) -> Problem | None:
+    """A pickup can be moved while the courier has not collected the parcel, to any offered slot."""
+    if method != "home_pickup":
+        return Problem(
+            "method", "not_a_pickup", "this parcel is not collected at home", "ce colis n'est pas enlevé à domicile"
+        )
+    if status != "label_created":
+        return Problem(
+            "status",
+            "pickup_done",
+            "the parcel has already been collected",
+            "le colis a déjà été enlevé",
+        )
+    return evaluate_pickup(pickup_date, pickup_slot, today=today)

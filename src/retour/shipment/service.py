@@ -17,15 +17,16 @@ from sqlalchemy.orm import Session
 from retour.audit import service as audit_service
 from retour.kit import clock
 from retour.kit.actor import Actor
-from retour.kit.errors import Conflict, InvalidInput, NotFound
+from retour.kit.errors import Conflict, InvalidInput, NotFound, Refused, ServiceUnavailable
 from retour.merchant import service as merchant_service
 from retour.models import Merchant, Order, ReturnRequest, Shipment
 from retour.models.shipment import SHIPMENT_METHODS
 from retour.order import service as order_service
 from retour.outbox import service as outbox
+from retour.policy import service as policy_service
 from retour.return_request import service as return_service
 from retour.settings import get_settings
-from retour.shipment import carriers, documents, repository, rules
+from retour.shipment import carriers, documents, providers, repository, rules
 from retour.shipment.rules import Address, PickupSlot, Store
 
 SUBJECT = "return_request"
@@ -101,11 +102,11 @@ def create_shipment(
         store_code = None
     order = order_service.get_order(session, merchant_id, request.order_id, tenders=False)
     parcel = len(repository.shipments_of_return(session, merchant_id, request.id)) + 1
-    carrier = carriers.carrier_for("builtin")
     label_request = _label_request(merchant, order, request, method, store_code, parcel, today)
-    label = carrier.create_label(label_request)
+    carrier, label = _make_label(merchant, method, label_request)
     relative = Path(str(merchant_id), "labels", rules.label_filename(request.number, parcel))
     _write_atomically(_storage(storage_dir) / relative, label.pdf)
+    validity = policy_service.get_version(session, merchant_id, request.policy_version).document.defaults
     shipment = Shipment(
         merchant_id=merchant_id,
         return_request_id=request.id,
@@ -118,7 +119,8 @@ def create_shipment(
         pickup_date=pickup_date,
         pickup_slot=pickup_slot,
         store_code=store_code,
-        label_expires_at=clock.now() + timedelta(days=rules.LABEL_VALIDITY_DAYS) if label.expires_on else None,
+        label_expires_at=clock.now() + timedelta(days=validity.label_validity_days) if label.expires_on else None,
+        carrier_reference=label.carrier_reference,
     )
     session.add(shipment)
     session.flush()
@@ -145,6 +147,93 @@ def create_shipment(
         payload={"return_id": request.id, "rma_number": request.number, **facts},
     )
     return shipment
+
+
+def _make_label(
+    merchant: Merchant, method: str, label_request: carriers.LabelRequest
+) -> tuple[carriers.CarrierAdapter, carriers.LabelResult]:
+    """The shop's carrier buys the label of a parcel that travels with a carrier; the built-in one
+    draws the others (a return in store, a parcel the customer ships). A carrier's refusal is a
+    422 naming it, its unavailability a 503: either way nothing is recorded, so it can be tried
+    again (and a return approved after review is retried by the outbox)."""
+    settings = providers.settings_of(merchant.settings)
+    try:
+        carrier = (
+            providers.adapter_for(settings) if method in rules.CARRIER_METHODS else carriers.carrier_for("builtin")
+        )
+        return carrier, carrier.create_label(label_request)
+    except carriers.CarrierRetryableError as error:
+        raise ServiceUnavailable(
+            f"the carrier could not make the label now ({error}); try again in a few minutes",
+            code="carrier_unavailable",
+            extra={"carrier": settings.provider},
+        ) from error
+    except carriers.CarrierFinalError as error:
+        raise Refused(
+            f"the carrier refused the label: {error}", code="carrier_refused", extra={"carrier": settings.provider}
+        ) from error
+
+
+def get_shipment(session: Session, merchant_id: int, shipment_id: int) -> Shipment:
+    shipment = repository.get_shipment(session, merchant_id, shipment_id)
+    if shipment is None:
+        raise NotFound("no such shipment")
+    return shipment
+
+
+def carrier_settings(session: Session, merchant_id: int) -> providers.CarrierSettings:
+    return providers.settings_of(merchant_service.get_merchant(session, merchant_id).settings)
+
+
+def set_carrier_settings(
+    session: Session,
+    merchant_id: int,
+    *,
+    provider: str,
+    api_key: str | None,
+    webhook_secret: str | None,
+    preferred_service: str = "",
+    tracking_carrier: str = "",
+    actor: Actor,
+) -> providers.CarrierSettings:
+    """Choose the shop's carrier. A secret left out keeps the current one (they are never shown
+    back); a real carrier needs its API key. Audited with the secrets masked."""
+    if provider not in providers.PROVIDERS:
+        raise InvalidInput(f"unknown carrier {provider!r}", field="provider", code="invalid_provider")
+    merchant = merchant_service.get_merchant(session, merchant_id)
+    current = providers.settings_of(merchant.settings)
+    same = current.provider == provider
+    updated = providers.CarrierSettings(
+        provider=provider,
+        api_key=api_key if api_key is not None else (current.api_key if same else ""),
+        webhook_secret=webhook_secret if webhook_secret is not None else (current.webhook_secret if same else ""),
+        preferred_service=preferred_service,
+        tracking_carrier=tracking_carrier,
+    )
+    if provider != "builtin" and not updated.api_key:
+        raise InvalidInput(f"{provider} needs the shop's API key", field="api_key", code="api_key_required")
+    merchant.settings = {
+        **(merchant.settings or {}),
+        "carrier": {
+            "provider": updated.provider,
+            "api_key": updated.api_key,
+            "webhook_secret": updated.webhook_secret,
+            "preferred_service": updated.preferred_service,
+            "tracking_carrier": updated.tracking_carrier,
+        },
+    }
+    audit_service.record(
+        session,
+        merchant_id=merchant_id,
+        subject_type="merchant",
+        subject_id=merchant_id,
+        action="merchant.carrier_changed",
+        actor=actor,
+        before=current.public(),
+        after=updated.public(),
+    )
+    session.flush()
+    return updated
 
 
 def list_shipments(session: Session, merchant_id: int, return_id: int) -> list[Shipment]:
@@ -296,11 +385,7 @@ def _label_request(
     parcel: int,
     today: date,
 ) -> carriers.LabelRequest:
-    sender = Address(
-        name=order.customer_name or order.email,
-        postal_code=order.postal_code or "",
-        country=(order.country or "").upper(),
-    )
+    sender = _sender(order)
     return carriers.LabelRequest(
         merchant_id=merchant.id,
         rma_number=request.number,
@@ -311,6 +396,21 @@ def _label_request(
         recipient=_recipient(merchant, order, method, store_code),
         today=today,
         language=_language(order),
+        currency=order.currency,
+        reference=f"retour:{merchant.id}:{request.number}:{parcel}",
+    )
+
+
+def _sender(order: Order) -> Address:
+    """The customer as the label's sender: the delivery address the shop sent, else what the
+    order always has (name, postal code, country: enough for the built-in label)."""
+    address = order.shipping_address or {}
+    return Address(
+        name=str(address.get("name") or order.customer_name or order.email),
+        lines=tuple(str(line) for line in address.get("lines") or () if line),
+        postal_code=str(address.get("postal_code") or order.postal_code or ""),
+        city=str(address.get("city") or ""),
+        country=str(address.get("country") or order.country or "").upper(),
     )
 
 

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from retour.kit.actor import Actor
 from retour.outbox.service import Message
 from retour.return_request import service as return_service
-from retour.shipment import service
+from retour.shipment import service, tracking
 
 # Methods whose label needs no choice from the customer beyond the method itself.
 AUTOMATIC_METHODS = frozenset({"prepaid_label", "drop_off", "customer_ships"})
@@ -23,3 +23,9 @@ def create_label_after_approval(session: Session, message: Message) -> None:
     if service.list_shipments(session, message.merchant_id, request.id):
         return
     service.create_shipment(session, message.merchant_id, request, method=request.method, actor=Actor.system("Retour"))
+
+
+def process_carrier_webhook(session: Session, message: Message) -> None:
+    """A stored carrier webhook is read: its scans move their parcels. Idempotent (a processed
+    webhook is skipped)."""
+    tracking.process_webhook(session, message.merchant_id, int(message.payload["inbound_webhook_id"]))
