@@ -1,0 +1,307 @@
+"""EasyPost (https://docs.easypost.com): rates, return labels and tracking over its REST API v2,
+with plain httpx and HTTP Basic authentication (the API key as the user, no password).
+
+Return labels. With ``is_return=True`` (the default) EasyPost makes a return label: it wants the
+addresses the way the original parcel went (``from_address`` the shop, ``to_address`` the customer)
+and swaps them itself. ``is_return=False`` buys an ordinary label from the customer to the shop.
+
+Units. EasyPost measures in inches and ounces: the parcel's centimetres and grams are converted
+and rounded *up* to the tenth (declaring a parcel lighter than it is gets it surcharged).
+
+Tracking. ``track`` registers (or finds: EasyPost returns the existing tracker for a number it
+already follows) a tracker with ``POST /trackers``; the carrier is detected by EasyPost.
+
+Webhooks. EasyPost signs each event with the webhook's secret: header ``X-Hmac-Signature:
+hmac-sha256-hex=<hex HMAC-SHA256 of the raw body>``, the secret NFKD-normalised and UTF-8 encoded
+first, exactly as the official clients' ``validate_webhook``. ``webhook_id`` is the Event's id
+(``evt_...``); ``tracker.created`` and ``tracker.updated`` events carry a Tracker."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import unicodedata
+from collections.abc import Mapping
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from retour.integrations.http import (
+    DEFAULT_TIMEOUT_SECONDS,
+    Parcel,
+    amount_minor,
+    as_dict,
+    as_list,
+    call_json,
+    cheapest_first,
+    choose_rate,
+    download_pdf,
+    header,
+    parse_instant,
+    place,
+    round_up,
+    stable_id,
+)
+from retour.shipment import rules
+from retour.shipment.carriers import (
+    CarrierFinalError,
+    LabelRequest,
+    LabelResult,
+    Rate,
+    TrackingEvent,
+    WebhookRejected,
+)
+from retour.shipment.rules import Address
+
+SIGNATURE_HEADER = "X-Hmac-Signature"
+SIGNATURE_PREFIX = "hmac-sha256-hex="
+TRACKER_EVENTS = ("tracker.created", "tracker.updated")
+GRAMS_PER_OUNCE = Decimal("28.349523125")
+CENTIMETRES_PER_INCH = Decimal("2.54")
+TENTH = Decimal("0.1")
+
+STATUSES = {
+    "pre_transit": "pre_transit",
+    "in_transit": "in_transit",
+    "out_for_delivery": "in_transit",
+    "available_for_pickup": "in_transit",
+    "delivered": "delivered",
+    "return_to_sender": "exception",
+    "failure": "exception",
+    "cancelled": "exception",
+    "error": "exception",
+    "unknown": "unknown",
+}
+
+
+class EasyPostCarrier:
+    """Buys return labels from EasyPost and reads their tracking. Needs the account's API key
+    (``EZAK...`` live or ``EZTK...`` test)."""
+
+    name = "easypost"
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        client: httpx.Client | None = None,
+        base_url: str = "https://api.easypost.com/v2",
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        parcel: Parcel = Parcel(),
+        preferred_service: str | None = None,
+        is_return: bool = True,
+    ) -> None:
+        self._client = client or httpx.Client()
+        self._base_url = base_url.rstrip("/")
+        self._timeout = timeout
+        self._parcel = parcel
+        self._preferred_service = preferred_service
+        self._is_return = is_return
+        self._auth = httpx.BasicAuth(api_key, "")
+
+    # Labels and rates
+
+    def rates(self, request: LabelRequest) -> list[Rate]:
+        return _rates(self._create_shipment(request))
+
+    def create_label(self, request: LabelRequest) -> LabelResult:
+        """Buys the label of the preferred service (else the cheapest) and downloads its PDF."""
+        shipment = self._create_shipment(request)
+        rate = choose_rate(_rates(shipment), self._preferred_service, carrier=self.name)
+        bought = as_dict(self._call("POST", f"/shipments/{shipment['id']}/buy", {"rate": {"id": rate.rate_id}}))
+        label_url = as_dict(bought.get("postage_label")).get("label_pdf_url")
+        if not isinstance(label_url, str) or not label_url:
+            # Bought, but without a PDF: retrying would buy a second label.
+            raise CarrierFinalError(f"easypost: shipment {shipment['id']} was bought without a PDF label")
+        pdf = download_pdf(self._client, label_url, carrier=self.name, timeout=self._timeout)
+        tracking = bought.get("tracking_code")
+        tracking_number = str(tracking) if tracking else None
+        return LabelResult(
+            tracking_number=tracking_number,
+            qr_payload=rules.qr_payload(request.rma_number, tracking_number),
+            pdf=pdf,
+            expires_on=request.today + timedelta(days=rules.LABEL_VALIDITY_DAYS),
+            carrier_reference=str(shipment["id"]),
+        )
+
+    def _create_shipment(self, request: LabelRequest) -> dict[str, Any]:
+        customer, shop = _address(request.sender), _address(request.recipient)
+        origin, destination = (shop, customer) if self._is_return else (customer, shop)
+        grams = Decimal(request.weight_grams or self._parcel.weight_grams)
+        shipment: dict[str, Any] = {
+            "from_address": origin,
+            "to_address": destination,
+            "parcel": {
+                # Decimal strings, not floats: 17.7 stays 17.7 on the wire.
+                "length": str(_inches(self._parcel.length_cm)),
+                "width": str(_inches(self._parcel.width_cm)),
+                "height": str(_inches(self._parcel.height_cm)),
+                "weight": str(round_up(grams / GRAMS_PER_OUNCE, TENTH)),
+            },
+            "is_return": self._is_return,
+            "options": {"label_format": "PDF"},
+        }
+        if request.reference:
+            shipment["reference"] = request.reference
+        created = as_dict(self._call("POST", "/shipments", {"shipment": shipment}))
+        if not created.get("id"):
+            raise CarrierFinalError("easypost: the shipment was created without an id")
+        return created
+
+    # Tracking
+
+    def track(self, tracking_number: str) -> list[TrackingEvent]:
+        tracker = self._call("POST", "/trackers", {"tracker": {"tracking_code": tracking_number}})
+        return _events(as_dict(tracker))
+
+    # Webhooks
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> None:
+        if not secret:
+            raise WebhookRejected("easypost: no webhook secret is configured")
+        given = header(headers, SIGNATURE_HEADER)
+        if given is None:
+            raise WebhookRejected(f"easypost: no {SIGNATURE_HEADER} header")
+        key = unicodedata.normalize("NFKD", secret).encode("utf-8")
+        expected = SIGNATURE_PREFIX + hmac.new(key, body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected.encode(), given.strip().encode()):
+            raise WebhookRejected("easypost: the webhook signature does not match")
+
+    def webhook_id(self, body: bytes) -> str:
+        event_id = _event(body).get("id")
+        if not isinstance(event_id, str) or not event_id:
+            raise WebhookRejected("easypost: an event without an id")
+        return event_id
+
+    def parse_webhook(self, body: bytes) -> list[TrackingEvent]:
+        event = _event(body)
+        if event.get("description") not in TRACKER_EVENTS:
+            return []
+        tracker = event.get("result")
+        if not isinstance(tracker, dict) or tracker.get("object") != "Tracker":
+            raise WebhookRejected("easypost: a tracker event without its Tracker")
+        return _events(tracker)
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        return call_json(
+            self._client,
+            method,
+            self._base_url + path,
+            carrier=self.name,
+            read_error=error_text,
+            timeout=self._timeout,
+            auth=self._auth,
+            body=body,
+        )
+
+
+def _inches(centimetres: int) -> Decimal:
+    return round_up(Decimal(centimetres) / CENTIMETRES_PER_INCH, TENTH)
+
+
+def _address(address: Address) -> dict[str, str]:
+    lines = list(address.lines)
+    return {
+        "name": address.name,
+        "street1": lines[0] if lines else "",
+        "street2": " ".join(lines[1:]),
+        "city": address.city,
+        "zip": address.postal_code,
+        "country": address.country,
+    }
+
+
+def _rates(shipment: dict[str, Any]) -> list[Rate]:
+    rates = []
+    for raw in as_list(shipment.get("rates")):
+        data = as_dict(raw)
+        currency = str(data.get("currency") or "").upper()
+        minor = amount_minor(data.get("rate"), currency) if currency else None
+        if not data.get("id") or minor is None:
+            continue
+        days = data.get("delivery_days")
+        if days is None:
+            days = data.get("est_delivery_days")
+        rates.append(
+            Rate(
+                rate_id=str(data["id"]),
+                carrier=str(data.get("carrier") or ""),
+                service=str(data.get("service") or ""),
+                amount_minor=minor,
+                currency=currency,
+                estimated_days=days if isinstance(days, int) else None,
+            )
+        )
+    if not rates:
+        raise CarrierFinalError(f"easypost: no rate for this parcel: {_messages(shipment) or 'no reason given'}")
+    return cheapest_first(rates)
+
+
+def _events(tracker: dict[str, Any]) -> list[TrackingEvent]:
+    """The tracker's scans, oldest first, each once."""
+    tracking_number = str(tracker.get("tracking_code") or "")
+    events: dict[str, TrackingEvent] = {}
+    for detail in (as_dict(raw) for raw in as_list(tracker.get("tracking_details"))):
+        at = parse_instant(detail.get("datetime"))
+        if at is None:
+            continue
+        raw_status = str(detail.get("status") or "unknown")
+        # A TrackingDetail has no id of its own.
+        external_id = stable_id("easypost", tracking_number, raw_status, detail["datetime"])
+        location = as_dict(detail.get("tracking_location"))
+        events.setdefault(
+            external_id,
+            TrackingEvent(
+                at=at,
+                status=STATUSES.get(raw_status, "unknown"),
+                description=str(detail.get("message") or detail.get("status_detail") or raw_status),
+                external_id=external_id,
+                location=place(
+                    location.get("city"), location.get("state"), location.get("zip"), location.get("country")
+                ),
+                tracking_number=tracking_number,
+                carrier_status=raw_status,
+            ),
+        )
+    return sorted(events.values(), key=lambda event: event.at)
+
+
+def _event(body: bytes) -> dict[str, Any]:
+    try:
+        event = json.loads(body)
+    except ValueError:
+        raise WebhookRejected("easypost: the webhook body is not JSON") from None
+    if not isinstance(event, dict) or event.get("object") != "Event":
+        raise WebhookRejected("easypost: not an EasyPost Event")
+    return event
+
+
+def _messages(shipment: dict[str, Any]) -> str:
+    """The shipment's ``messages`` (why carriers gave no rate) as one line."""
+    texts = []
+    for raw in as_list(shipment.get("messages")):
+        message = as_dict(raw)
+        if message.get("message"):
+            carrier = message.get("carrier")
+            texts.append(f"{carrier}: {message['message']}" if carrier else str(message["message"]))
+    return "; ".join(texts)
+
+
+def error_text(payload: Any) -> str:
+    """An EasyPost error body (``{"error": {"code", "message", "errors": [...]}}``) as one line:
+    ``CODE: message (field: why; ...)``."""
+    error = as_dict(as_dict(payload).get("error"))
+    if not error:
+        return ""
+    details = []
+    for raw in as_list(error.get("errors")):
+        if isinstance(raw, dict):
+            field, why = raw.get("field"), raw.get("message")
+            details.append(f"{field}: {why}" if field else str(why))
+        else:
+            details.append(str(raw))
+    text = ": ".join(str(part) for part in (error.get("code"), error.get("message")) if part)
+    return f"{text} ({'; '.join(details)})" if details else text

@@ -1,0 +1,453 @@
+"""The Shippo adapter against recorded Shippo answers: what it sends, what it makes of the answers,
+and how every failure lands in the carrier exception tree. No network."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from retour.integrations.http import Parcel
+from retour.integrations.shippo import ShippoCarrier, error_text
+from retour.kit import clock
+from retour.shipment.carriers import (
+    CarrierAdapter,
+    CarrierFinalError,
+    CarrierRetryableError,
+    LabelRequest,
+    LabelResult,
+    Rate,
+    TrackingEvent,
+    WebhookRejected,
+)
+from retour.shipment.rules import Address
+from tests.integrations.recorded import PDF, FakeApi, answer, recorded_bytes
+
+API = "https://api.goshippo.com"
+SHIPMENTS = f"{API}/shipments/"
+TRANSACTIONS = f"{API}/transactions/"
+LABEL = "https://shippo-delivery-east.s3.amazonaws.com/70ae8117ee1749e393f249d5b77c45e0.pdf"
+KEY = "shippo_test_5f1c0d9e8b7a6"
+SECRET = "whk-7Jd2-kq9"
+
+SHOP = {
+    "name": "Maison Test",
+    "street1": "12 rue des Lilas",
+    "street2": "",
+    "city": "Lyon",
+    "zip": "69002",
+    "country": "FR",
+}
+CUSTOMER = {
+    "name": "Camille Martin",
+    "street1": "8 rue Oberkampf",
+    "street2": "Bât. B",
+    "city": "Paris",
+    "zip": "75011",
+    "country": "FR",
+}
+
+
+def label_request(weight_grams: int = 850) -> LabelRequest:
+    return LabelRequest(
+        merchant_id=7,
+        rma_number="R-000042",
+        parcel=1,
+        method="prepaid_label",
+        shop_name="Maison Test",
+        sender=Address("Camille Martin", ("8 rue Oberkampf", "Bât. B"), "75011", "Paris", "FR"),
+        recipient=Address("Maison Test", ("12 rue des Lilas",), "69002", "Lyon", "FR"),
+        today=date(2030, 1, 7),
+        weight_grams=weight_grams,
+        reference="R-000042/1",
+    )
+
+
+def purchase_api(transaction: str = "transaction_success", label: httpx.Response | None = None) -> FakeApi:
+    return FakeApi(
+        {
+            ("POST", SHIPMENTS): answer("shippo", "shipment_created", 201),
+            ("POST", TRANSACTIONS): answer("shippo", transaction, 201),
+            ("GET", LABEL): label or httpx.Response(200, content=PDF, headers={"content-type": "application/pdf"}),
+        }
+    )
+
+
+def shippo(api: FakeApi, **options: Any) -> ShippoCarrier:
+    return ShippoCarrier(KEY, client=api.client, **options)
+
+
+# Rates and labels
+
+
+def test_it_is_a_carrier_adapter() -> None:
+    adapter: CarrierAdapter = ShippoCarrier(KEY, client=FakeApi({}).client)
+    assert adapter.name == "shippo"
+
+
+def test_rates_are_quoted_in_minor_units_cheapest_first() -> None:
+    api = FakeApi({("POST", SHIPMENTS): answer("shippo", "shipment_created", 201)})
+    assert shippo(api).rates(label_request()) == [
+        Rate("adcfdddf8ec64b84ad22772bce3ea37a", "Colissimo", "colissimo_home", 725, "EUR", 2),
+        Rate("0d64fd488c1444cf9bc16f858703e28f", "UPS", "ups_standard", 940, "EUR", 3),
+        Rate("b1a0a1bc45844159812e0224d53948ea", "Chronopost", "chronopost_chrono_13", 1690, "EUR", 1),
+    ]
+
+
+def test_a_return_shipment_gives_the_outbound_addresses_and_shippo_swaps_them() -> None:
+    api = FakeApi({("POST", SHIPMENTS): answer("shippo", "shipment_created", 201)})
+    shippo(api).rates(label_request())
+    assert api.sent("POST", SHIPMENTS) == {
+        "address_from": SHOP,
+        "address_to": CUSTOMER,
+        "parcels": [
+            {"length": "30", "width": "20", "height": "10", "distance_unit": "cm", "weight": "850", "mass_unit": "g"}
+        ],
+        "async": False,
+        "metadata": "R-000042/1",
+        "extra": {"is_return": True},
+    }
+    sent = api.requests[0]
+    assert sent.headers["Authorization"] == f"ShippoToken {KEY}"
+    assert sent.headers["Shippo-API-Version"] == "2018-02-08"
+
+
+def test_an_ordinary_label_goes_from_the_customer_to_the_shop_with_the_default_parcel() -> None:
+    api = FakeApi({("POST", SHIPMENTS): answer("shippo", "shipment_created", 201)})
+    shippo(api, is_return=False, parcel=Parcel(40, 30, 20, 2500)).rates(label_request(weight_grams=0))
+    body = api.sent("POST", SHIPMENTS)
+    assert (body["address_from"], body["address_to"], "extra" in body) == (CUSTOMER, SHOP, False)
+    assert body["parcels"][0] == {
+        "length": "40",
+        "width": "30",
+        "height": "20",
+        "distance_unit": "cm",
+        "weight": "2500",
+        "mass_unit": "g",
+    }
+
+
+def test_a_label_is_bought_at_the_cheapest_rate_and_its_pdf_downloaded() -> None:
+    api = purchase_api()
+    label = shippo(api).create_label(label_request())
+    assert label == LabelResult(
+        tracking_number="6A12345678901",
+        qr_payload="RETOUR;RMA=R-000042;TRK=6A12345678901",
+        pdf=PDF,
+        expires_on=date(2030, 2, 6),
+        carrier_reference="915d94940ea54c3a80cbfa328722f5a1",
+    )
+    assert api.sent("POST", TRANSACTIONS) == {
+        "rate": "adcfdddf8ec64b84ad22772bce3ea37a",
+        "label_file_type": "PDF",
+        "async": False,
+        "metadata": "R-000042/1",
+    }
+    assert api.calls() == [("POST", SHIPMENTS), ("POST", TRANSACTIONS), ("GET", LABEL)]
+    download = api.requests[-1]
+    # A signed storage link: the API token must not travel to it (and S3 would refuse it).
+    assert "Authorization" not in download.headers
+    assert download.url.params["Signature"] == "vDw1ltcyGveVR1OQoUDdzC43BY8="
+
+
+def test_the_preferred_service_is_bought_even_when_dearer() -> None:
+    api = purchase_api()
+    shippo(api, preferred_service="UPS_STANDARD").create_label(label_request())
+    assert api.sent("POST", TRANSACTIONS)["rate"] == "0d64fd488c1444cf9bc16f858703e28f"
+
+
+def test_a_preferred_service_not_offered_is_final_and_buys_nothing() -> None:
+    api = purchase_api()
+    with pytest.raises(CarrierFinalError) as refused:
+        shippo(api, preferred_service="colissimo_express").create_label(label_request())
+    assert str(refused.value) == (
+        "shippo: service 'colissimo_express' is not offered for this parcel "
+        "(offered: chronopost_chrono_13, colissimo_home, ups_standard)"
+    )
+    assert api.calls() == [("POST", SHIPMENTS)]
+
+
+def test_a_refused_purchase_is_final_with_shippos_message() -> None:
+    api = purchase_api("transaction_error")
+    with pytest.raises(CarrierFinalError) as refused:
+        shippo(api).create_label(label_request())
+    assert (
+        str(refused.value) == "shippo: the label was refused: Colissimo: The recipient's address could not be validated"
+    )
+    assert ("GET", LABEL) not in api.calls()
+
+
+def test_no_rate_is_final_and_says_why() -> None:
+    api = FakeApi({("POST", SHIPMENTS): answer("shippo", "shipment_without_rates", 201)})
+    with pytest.raises(CarrierFinalError) as refused:
+        shippo(api).create_label(label_request())
+    assert str(refused.value) == (
+        "shippo: no rate for this parcel: Colissimo: The postal code 75011 does not match the city Lyon; "
+        "Shippo: Carrier account shippo_chronopost_account doesn't support one or more shipment options"
+    )
+
+
+def test_a_label_that_does_not_download_is_retryable() -> None:
+    api = purchase_api(label=httpx.Response(403, text="<Error><Code>AccessDenied</Code></Error>"))
+    with pytest.raises(CarrierRetryableError) as failed:
+        shippo(api).create_label(label_request())
+    assert str(failed.value) == "shippo: the label file did not download (HTTP 403)"
+
+
+# Failures of the API itself
+
+
+def failing(result: httpx.Response | Exception) -> ShippoCarrier:
+    return shippo(FakeApi({("POST", SHIPMENTS): result}))
+
+
+def test_a_bad_key_is_final() -> None:
+    with pytest.raises(CarrierFinalError) as refused:
+        failing(answer("shippo", "error_401", 401)).rates(label_request())
+    assert str(refused.value) == "shippo: HTTP 401 on POST /shipments/: Token does not exist"
+
+
+def test_field_errors_are_spelled_out() -> None:
+    with pytest.raises(CarrierFinalError) as refused:
+        failing(answer("shippo", "error_400", 400)).rates(label_request())
+    assert str(refused.value) == (
+        'shippo: HTTP 400 on POST /shipments/: address_from.zip: This field is required.; address_from.country: "XX" '
+        "is not a valid choice.; parcels: Parcel weight must be greater than 0."
+    )
+
+
+@pytest.mark.parametrize(
+    ("response", "message"),
+    [
+        (
+            httpx.Response(500, text="<h1>Server Error (500)</h1>"),
+            "shippo: HTTP 500 on POST /shipments/: <h1>Server Error (500)</h1>",
+        ),
+        (httpx.Response(502, text=""), "shippo: HTTP 502 on POST /shipments/: Bad Gateway"),
+        (
+            httpx.Response(429, json={"detail": "Request was throttled. Expected available in 2 seconds."}),
+            "shippo: HTTP 429 on POST /shipments/: Request was throttled. Expected available in 2 seconds.",
+        ),
+        (httpx.Response(200, text="<html>maintenance</html>"), "shippo: the answer to POST /shipments/ is not JSON"),
+    ],
+)
+def test_server_errors_rate_limits_and_garbage_are_retryable(response: httpx.Response, message: str) -> None:
+    with pytest.raises(CarrierRetryableError) as failed:
+        failing(response).rates(label_request())
+    assert str(failed.value) == message
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (httpx.ReadTimeout("timed out"), "shippo: no answer within 10 s to POST /shipments/"),
+        (httpx.ConnectTimeout("timed out"), "shippo: no answer within 10 s to POST /shipments/"),
+        (
+            httpx.ConnectError("connection refused"),
+            "shippo: could not reach the API for POST /shipments/ (ConnectError)",
+        ),
+    ],
+)
+def test_timeouts_and_unreachable_api_are_retryable(error: Exception, message: str) -> None:
+    with pytest.raises(CarrierRetryableError) as failed:
+        failing(error).rates(label_request())
+    assert str(failed.value) == message
+
+
+def test_every_call_carries_the_explicit_timeout() -> None:
+    api = purchase_api()
+    shippo(api, timeout=2.5).create_label(label_request())
+    assert [request.extensions["timeout"] for request in api.requests] == [
+        {"connect": 2.5, "read": 2.5, "write": 2.5, "pool": 2.5}
+    ] * 3
+
+
+def test_error_bodies_of_other_shapes_read_well() -> None:
+    assert error_text({"detail": "Authentication credentials were not provided."}) == (
+        "Authentication credentials were not provided."
+    )
+    assert error_text({"__all__": ["Rate has expired."]}) == "Rate has expired."
+    assert error_text(["Invalid rate.", {"rate": ["Not found."]}]) == "Invalid rate.; rate: Not found."
+    assert error_text(None) == ""
+
+
+# Tracking
+
+TRACK = f"{API}/tracks/colissimo/6A12345678901"
+
+
+def test_tracking_maps_statuses_oldest_first_in_utc() -> None:
+    api = FakeApi({("GET", TRACK): answer("shippo", "track")})
+    events = shippo(api).track("6A12345678901")
+    unnamed = hashlib.sha256(b"shippo\x1f6A12345678901\x1fTRANSIT\x1f2030-01-09T06:15:00Z").hexdigest()
+    assert events == [
+        TrackingEvent(
+            at=datetime(2030, 1, 7, 10, 2, 11, tzinfo=UTC),
+            status="pre_transit",
+            description="Votre colis est prêt à être expédié, il va être remis à La Poste.",
+            external_id="8f6b2e1d0c9a4b3f8e7d6c5b4a392817",
+            location=None,
+            tracking_number="6A12345678901",
+            carrier_status="PRE_TRANSIT",
+        ),
+        TrackingEvent(
+            at=datetime(2030, 1, 8, 16, 20, tzinfo=UTC),
+            status="in_transit",
+            description="Votre colis est pris en charge par La Poste.",
+            external_id="1e2d3c4b5a6f47e8d9c0b1a2f3e4d5c6",
+            location="Paris, 75011, FR",
+            tracking_number="6A12345678901",
+            carrier_status="TRANSIT",
+        ),
+        TrackingEvent(
+            at=datetime(2030, 1, 9, 6, 15, tzinfo=UTC),
+            status="in_transit",
+            description="Votre colis est en cours d'acheminement.",
+            external_id=unnamed,
+            location="Chilly-Mazarin, 91380, FR",
+            tracking_number="6A12345678901",
+            carrier_status="TRANSIT",
+        ),
+        TrackingEvent(
+            at=datetime(2030, 1, 10, 9, 41, tzinfo=UTC),
+            status="delivered",
+            description="Votre colis a été livré.",
+            external_id="c2b7a5e0d3f44f6e9d1a4b8c7e6f5a41",
+            location="Lyon, 69002, FR",
+            tracking_number="6A12345678901",
+            carrier_status="DELIVERED",
+        ),
+    ]
+    assert all(event.at.utcoffset() is not None for event in events)
+    assert api.requests[0].headers["Authorization"] == f"ShippoToken {KEY}"
+
+
+def test_tracking_names_the_carrier_or_uses_the_default_one() -> None:
+    api = FakeApi(
+        {
+            ("GET", f"{API}/tracks/chronopost/XY123456789FR"): answer("shippo", "track"),
+            ("GET", f"{API}/tracks/ups/1Z999AA10123456784"): answer("shippo", "track"),
+            ("GET", TRACK): answer("shippo", "track"),
+        }
+    )
+    shippo(api).track("chronopost:XY123456789FR")
+    shippo(api, tracking_carrier="ups").track("1Z999AA10123456784")
+    shippo(api, tracking_carrier=None).track("6A12345678901")
+    assert api.calls() == [
+        ("GET", f"{API}/tracks/chronopost/XY123456789FR"),
+        ("GET", f"{API}/tracks/ups/1Z999AA10123456784"),
+        ("GET", TRACK),
+    ]
+
+
+def test_tracking_an_unknown_number_is_final() -> None:
+    api = FakeApi({("GET", TRACK): httpx.Response(404, json={"detail": "Not found."})})
+    with pytest.raises(CarrierFinalError) as refused:
+        shippo(api).track("6A12345678901")
+    assert str(refused.value) == "shippo: HTTP 404 on GET /tracks/colissimo/6A12345678901: Not found."
+
+
+# Webhooks
+
+BODY = recorded_bytes("shippo", "webhook_track_updated")
+NOW = datetime(2030, 1, 9, 12, 3, tzinfo=UTC)
+
+
+def signed(body: bytes, secret: str = SECRET, at: datetime = NOW) -> dict[str, str]:
+    timestamp = str(int(at.timestamp()))
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return {"Shippo-Auth-Signature": f"t={timestamp},v1={digest}"}
+
+
+def test_a_webhook_with_the_url_token_is_accepted() -> None:
+    adapter = ShippoCarrier(KEY)
+    adapter.verify_webhook({"x-retour-token": SECRET}, BODY, SECRET)
+    adapter.verify_webhook({"X-Retour-Token": SECRET}, BODY, SECRET)
+
+
+@pytest.mark.parametrize(
+    ("headers", "secret", "message"),
+    [
+        ({"x-retour-token": "whk-guess"}, SECRET, "shippo: wrong webhook token"),
+        ({}, SECRET, "shippo: neither Shippo-Auth-Signature nor a token"),
+        ({"x-retour-token": ""}, "", "shippo: no webhook secret is configured"),
+    ],
+)
+def test_a_webhook_without_the_right_token_is_rejected(headers: dict[str, str], secret: str, message: str) -> None:
+    with pytest.raises(WebhookRejected) as rejected:
+        ShippoCarrier(KEY).verify_webhook(headers, BODY, secret)
+    assert str(rejected.value) == message
+
+
+def test_a_webhook_signed_by_shippo_is_accepted() -> None:
+    with clock.frozen(NOW):
+        ShippoCarrier(KEY).verify_webhook(signed(BODY), BODY, SECRET)
+        ShippoCarrier(KEY).verify_webhook(
+            {"shippo-auth-signature": signed(BODY)["Shippo-Auth-Signature"]}, BODY, SECRET
+        )
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        (signed(BODY, secret="another-secret"), "shippo: the webhook signature does not match"),
+        (signed(BODY.replace(b"FAILURE", b"DELIVERED")), "shippo: the webhook signature does not match"),
+        (
+            signed(BODY, at=datetime(2030, 1, 9, 11, 57, 59, tzinfo=UTC)),
+            "shippo: the webhook signature is too old (or from the future)",
+        ),
+        ({"Shippo-Auth-Signature": "v1=abc"}, "shippo: malformed Shippo-Auth-Signature"),
+        # A valid URL token does not rescue a bad signature.
+        (
+            {**signed(BODY, secret="another-secret"), "X-Retour-Token": SECRET},
+            "shippo: the webhook signature does not match",
+        ),
+    ],
+)
+def test_a_webhook_with_a_wrong_signature_is_rejected(headers: dict[str, str], message: str) -> None:
+    with clock.frozen(NOW), pytest.raises(WebhookRejected) as rejected:
+        ShippoCarrier(KEY).verify_webhook(headers, BODY, SECRET)
+    assert str(rejected.value) == message
+
+
+def test_the_webhook_id_is_the_hash_of_the_body_and_stable() -> None:
+    adapter = ShippoCarrier(KEY)
+    assert adapter.webhook_id(BODY) == adapter.webhook_id(bytes(BODY)) == hashlib.sha256(BODY).hexdigest()
+    assert adapter.webhook_id(recorded_bytes("shippo", "webhook_transaction_created")) != adapter.webhook_id(BODY)
+    with pytest.raises(WebhookRejected):
+        adapter.webhook_id(b'{"data": {}}')
+
+
+def test_a_track_update_webhook_carries_its_events() -> None:
+    assert ShippoCarrier(KEY).parse_webhook(BODY) == [
+        TrackingEvent(
+            at=datetime(2030, 1, 8, 8, 10, tzinfo=UTC),
+            status="in_transit",
+            description="Votre colis est pris en charge par La Poste.",
+            external_id="9a8b7c6d5e4f4a3b2c1d0e9f8a7b6c5d",
+            location="Bordeaux, 33000, FR",
+            tracking_number="6A98765432109",
+            carrier_status="TRANSIT",
+        ),
+        TrackingEvent(
+            at=datetime(2030, 1, 9, 11, 58, tzinfo=UTC),
+            status="exception",
+            description="Votre colis n'a pas pu être livré : adresse incomplète.",
+            external_id="5f0a9c8b7d6e4f3a2b1c0d9e8f7a6b5c",
+            location="Lyon, 69002, FR",
+            tracking_number="6A98765432109",
+            carrier_status="FAILURE",
+        ),
+    ]
+
+
+def test_other_webhooks_carry_no_event_and_garbage_is_rejected() -> None:
+    adapter = ShippoCarrier(KEY)
+    assert adapter.parse_webhook(recorded_bytes("shippo", "webhook_transaction_created")) == []
+    for body in (b"not json", b"[1, 2]", b'{"event": "track_updated", "data": "6A98765432109"}'):
+        with pytest.raises(WebhookRejected):
+            adapter.parse_webhook(body)
