@@ -98,15 +98,21 @@ def record_scans(
             )
         )
     before = shipment.status
-    after = rules.status_after_scans(before, [event.status for event in fresh])
+    # Each step passed is told, in order: a batch that goes from a new label to delivered (a
+    # parcel polled once, late) still shows "in transit" on the timeline.
+    step = before
+    for event in fresh:
+        reached = rules.status_after_scans(step, [event.status])
+        if reached != step:
+            shipment.status = reached
+            _tell(session, shipment, f"shipment.{reached}", actor, before={"status": step}, after={"status": reached})
+            step = reached
     if fresh:
         latest = max(clock.as_utc(event.at) for event in fresh)
         if shipment.last_event_at is None or clock.as_utc(shipment.last_event_at) < latest:
             shipment.last_event_at = latest
         shipment.updated_at = clock.now()
-    if after != before:
-        shipment.status = after
-        _tell(session, shipment, f"shipment.{after}", actor, before={"status": before}, after={"status": after})
+    after = step
     for event in fresh:
         if event.status == "exception":
             _tell(
