@@ -237,6 +237,10 @@ def test_catalog_and_orders_are_realistic_and_deterministic() -> None:
     assert first == build_orders(catalog, count=300, now=NOW)
     assert len(first) == 300
     assert all(order.placed_at <= NOW for order in first)
+    # A full delivery address, so that a real carrier could make the labels of the demo shop.
+    addresses = [order.shipping_address for order in first]
+    assert all(a.name and len(a.lines) == 1 and a.city and a.postal_code for a in addresses)
+    assert {(a.postal_code, a.city) for a in addresses if a.postal_code == "69003"} == {("69003", "Lyon")}
 
 
 def test_orders_reach_back_to_the_previous_holidays_when_the_window_misses_them() -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from retour.catalog import service as catalog_service
 from retour.models import Customer, Order, OrderLine, Product, Tender, Variant
+from retour.order import service as order_service
 from retour.order.schemas import OrderIn, OrderLineIn
 
 BATCH = 250
@@ -74,6 +75,7 @@ def _order(merchant_id: int, data: OrderIn, customer: Customer, catalog: dict[st
         language=data.customer.language,
         postal_code=data.shipping_address.postal_code,
         country=data.shipping_address.country,
+        shipping_address=order_service.stored_address(data.shipping_address),
         currency=data.currency,
         placed_at=data.placed_at,
         shipped_at=data.shipped_at,

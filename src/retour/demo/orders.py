@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from retour.catalog.schemas import ProductIn, VariantIn
-from retour.demo.people import VIP, DemoCustomer, build_customers
+from retour.demo.people import VIP, DemoCustomer, build_customers, street_address
 from retour.order.schemas import AddressIn, CustomerIn, OrderIn, OrderLineIn, TenderIn
 
 WINDOW_DAYS = 120
@@ -147,6 +147,7 @@ def _order(
     tags = [f"promo:{promo[0]}"] if promo else []
     if rng.random() < 0.12:
         tags.append("cadeau")
+    street, city = street_address(customer)
     return OrderIn(
         external_id=str(5_810_000 + index),
         number=f"ML-{FIRST_NUMBER + index}",
@@ -154,7 +155,13 @@ def _order(
         customer=CustomerIn(
             email=customer.email, name=customer.name, language=customer.language, tags=list(customer.tags)
         ),
-        shipping_address=AddressIn(postal_code=customer.postal_code, country=customer.country),
+        shipping_address=AddressIn(
+            name=customer.name,
+            lines=[street],
+            postal_code=customer.postal_code,
+            city=city,
+            country=customer.country,
+        ),
         placed_at=placed_at,
         shipped_at=shipped_at,
         delivered_at=delivered_at,

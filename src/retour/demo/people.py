@@ -3,6 +3,7 @@ reserved ``example.*`` domains so that nothing is ever sent to a real mailbox.""
 
 from __future__ import annotations
 
+import hashlib
 import random
 import unicodedata
 from dataclasses import dataclass
@@ -34,6 +35,41 @@ _POSTAL = {
     "DE": ("10115", "80331", "50667", "20095", "60311"),
 }
 _DOMAINS = ("example.com", "example.org", "example.net")
+_CITY = {
+    "75011": "Paris",
+    "75017": "Paris",
+    "69003": "Lyon",
+    "13006": "Marseille",
+    "33000": "Bordeaux",
+    "44000": "Nantes",
+    "31000": "Toulouse",
+    "67000": "Strasbourg",
+    "59000": "Lille",
+    "35000": "Rennes",
+    "06000": "Nice",
+    "34000": "Montpellier",
+    "1000": "Bruxelles",
+    "1050": "Ixelles",
+    "4000": "Liège",
+    "5000": "Namur",
+    "1300": "Wavre",
+    "1201": "Genève",
+    "1003": "Lausanne",
+    "2000": "Neuchâtel",
+    "1700": "Fribourg",
+    "1950": "Sion",
+    "10115": "Berlin",
+    "80331": "München",
+    "50667": "Köln",
+    "20095": "Hamburg",
+    "60311": "Frankfurt am Main",
+}
+_STREETS = {
+    "FR": ("rue de la République", "avenue Jean Jaurès", "rue Victor Hugo", "boulevard Gambetta", "rue Pasteur"),
+    "BE": ("rue Royale", "avenue Louise", "rue Neuve", "chaussée de Wavre"),
+    "CH": ("rue du Rhône", "avenue de la Gare", "rue de Bourg", "Grand-Rue"),
+    "DE": ("Hauptstraße", "Bahnhofstraße", "Gartenstraße", "Schillerstraße"),
+}
 
 
 @dataclass(frozen=True)
@@ -81,3 +117,13 @@ def _customer(rng: random.Random, n: int) -> DemoCustomer:
 def _ascii(text: str) -> str:
     plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return "".join(ch for ch in plain.lower() if ch.isalnum())
+
+
+def street_address(customer: DemoCustomer) -> tuple[str, str]:
+    """A made-up street line and the city of the customer's postal code, derived from the email
+    (not from the generator: adding addresses left every other demo choice as it was)."""
+    digest = int(hashlib.sha256(customer.email.encode()).hexdigest(), 16)
+    streets = _STREETS[customer.country]
+    number, name = 1 + digest % 120, streets[(digest // 120) % len(streets)]
+    line = f"{name} {number}" if customer.country == "DE" else f"{number} {name}"
+    return line, _CITY.get(customer.postal_code, "")

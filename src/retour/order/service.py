@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -10,7 +12,16 @@ from retour.kit import clock
 from retour.kit.errors import Conflict, NotFound
 from retour.models import Customer, Order, OrderLine, Tender
 from retour.order import repository
-from retour.order.schemas import AddressOut, CustomerIn, OrderIn, OrderLineIn, OrderLineOut, OrderOut, TenderOut
+from retour.order.schemas import (
+    AddressIn,
+    AddressOut,
+    CustomerIn,
+    OrderIn,
+    OrderLineIn,
+    OrderLineOut,
+    OrderOut,
+    TenderOut,
+)
 
 
 def upsert_order(session: Session, merchant_id: int, data: OrderIn) -> tuple[Order, bool]:
@@ -63,6 +74,12 @@ def _conflict(error: IntegrityError) -> Conflict:
     return Conflict("the order conflicts with existing data", code="order_conflict")
 
 
+def stored_address(address: AddressIn) -> dict[str, Any] | None:
+    """The delivery address kept with the order, or None when the shop sent only the postal code
+    and country (all the policy and the portal need)."""
+    return address.model_dump() if (address.name or address.lines or address.city or address.phone) else None
+
+
 def _apply_header(order: Order, data: OrderIn, customer: Customer) -> None:
     order.number = data.number
     order.customer_id = customer.id
@@ -71,10 +88,7 @@ def _apply_header(order: Order, data: OrderIn, customer: Customer) -> None:
     order.language = data.customer.language
     order.postal_code = data.shipping_address.postal_code
     order.country = data.shipping_address.country
-    address = data.shipping_address
-    order.shipping_address = (
-        address.model_dump() if (address.name or address.lines or address.city or address.phone) else None
-    )
+    order.shipping_address = stored_address(data.shipping_address)
     order.currency = data.currency
     order.placed_at = data.placed_at
     order.shipped_at = data.shipped_at
