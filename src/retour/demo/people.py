@@ -37,6 +37,7 @@ _POSTAL = {
 _DOMAINS = ("example.com", "example.org", "example.net")
 _CITY = {
     "75011": "Paris",
+    "75016": "Paris",
     "75017": "Paris",
     "69003": "Lyon",
     "13006": "Marseille",
