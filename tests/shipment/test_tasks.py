@@ -12,14 +12,17 @@ from sqlalchemy.orm import Session, sessionmaker
 import retour.tasks  # noqa: F401  (registers the outbox handlers, as the worker does)
 from retour.kit.actor import Actor
 from retour.kit.db import unit_of_work
-from retour.models import OutboxMessage, Shipment
+from retour.models import Merchant, OutboxMessage, Shipment
 from retour.outbox import service as outbox_service
 from retour.policy import service as policy_service
 from retour.policy.defaults import DEFAULT_POLICY
 from retour.return_request import service as return_service
 from retour.return_request.schemas import ReturnIn
 from retour.settings import get_settings
+from retour.shipment import providers
+from retour.shipment.carriers import CarrierFinalError, CarrierRetryableError
 from tests import factories
+from tests.shipment.test_tracking import FakeCarrier
 
 REVIEW_ALL = {
     "defaults": DEFAULT_POLICY["defaults"],
@@ -103,3 +106,40 @@ def test_customer_ships_gets_its_parcel_record_without_a_carrier_label(
         return_service.approve_return(session, merchant_id, return_id, actor=STAFF)
     outbox_service.drain(factory)
     assert [s.method for s in _shipments(factory, return_id)] == ["customer_ships"]
+
+
+def _use_carrier(factory: sessionmaker[Session], merchant_id: int) -> None:
+    with unit_of_work(factory) as session:
+        merchant = session.get(Merchant, merchant_id)
+        assert merchant is not None
+        merchant.settings = {"carrier": {"provider": "easypost", "api_key": "EZ_test", "webhook_secret": "s"}}
+
+
+@pytest.mark.parametrize(
+    ("failure", "status", "attempts"),
+    [
+        (CarrierFinalError("to_address.street1: required"), "dead", 1),
+        (CarrierRetryableError("timeout after 10 s"), "pending", 1),
+    ],
+)
+def test_a_carrier_refusal_is_dead_lettered_at_once_and_an_outage_retried(
+    factory: sessionmaker[Session],
+    storage: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: Exception,
+    status: str,
+    attempts: int,
+) -> None:
+    carrier = FakeCarrier()
+    carrier.fail_with = failure
+    monkeypatch.setitem(providers.FACTORIES, "easypost", lambda settings: carrier)
+    merchant_id, return_id = _reviewed_return(factory, "prepaid_label")
+    _use_carrier(factory, merchant_id)
+    with unit_of_work(factory) as session:
+        return_service.approve_return(session, merchant_id, return_id, actor=STAFF)
+    outbox_service.drain(factory)
+    with factory() as session:
+        message = session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "return.approved")).one()
+        assert (message.status, message.attempts) == (status, attempts)
+        assert str(failure) in (message.last_error or "")
+    assert _shipments(factory, return_id) == []

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from retour.kit.actor import Actor
-from retour.outbox.service import Message
+from retour.kit.errors import Refused
+from retour.outbox.service import FinalError, Message
 from retour.return_request import service as return_service
 from retour.shipment import service, tracking
 
@@ -22,7 +23,15 @@ def create_label_after_approval(session: Session, message: Message) -> None:
         return
     if service.list_shipments(session, message.merchant_id, request.id):
         return
-    service.create_shipment(session, message.merchant_id, request, method=request.method, actor=Actor.system("Retour"))
+    try:
+        service.create_shipment(
+            session, message.merchant_id, request, method=request.method, actor=Actor.system("Retour")
+        )
+    except Refused as refused:
+        # The carrier will refuse the same label again (an address it does not accept): dead-letter
+        # at once with its reason; the shop fixes the order and replays the message. An unavailable
+        # carrier (ServiceUnavailable) is retried with backoff like any other failure.
+        raise FinalError(refused.detail) from refused
 
 
 def process_carrier_webhook(session: Session, message: Message) -> None:
