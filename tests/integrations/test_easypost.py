@@ -405,3 +405,11 @@ def test_other_webhooks_carry_no_event_and_garbage_is_rejected() -> None:
     ):
         with pytest.raises(WebhookRejected):
             adapter.parse_webhook(body)
+
+
+def test_adapters_built_per_call_share_one_connection_pool() -> None:
+    from retour.integrations.http import shared_client
+    from retour.integrations.shippo import ShippoCarrier
+
+    first, second = EasyPostCarrier(KEY), ShippoCarrier("shippo_test_x")
+    assert first._client is second._client is shared_client()

@@ -43,6 +43,7 @@ from retour.integrations.http import (
     parse_instant,
     place,
     round_up,
+    shared_client,
     stable_id,
 )
 from retour.shipment import rules
@@ -94,7 +95,7 @@ class EasyPostCarrier:
         preferred_service: str | None = None,
         is_return: bool = True,
     ) -> None:
-        self._client = client or httpx.Client()
+        self._client = client or shared_client()
         self._base_url = base_url.rstrip("/")
         self._timeout = timeout
         self._parcel = parcel

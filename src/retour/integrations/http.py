@@ -8,6 +8,7 @@ for a person."""
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +37,20 @@ class Parcel:
     width_cm: int = 20
     height_cm: int = 10
     weight_grams: int = 1000
+
+
+_SHARED: httpx.Client | None = None
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_client() -> httpx.Client:
+    """One connection pool per process for every carrier call (thread-safe): adapters are built per
+    call with a shop's credentials, and a client each would leave sockets open until collected."""
+    global _SHARED
+    with _SHARED_LOCK:
+        if _SHARED is None:
+            _SHARED = httpx.Client(limits=httpx.Limits(max_connections=20, max_keepalive_connections=10))
+        return _SHARED
 
 
 class _NotJson:

@@ -45,6 +45,7 @@ from retour.integrations.http import (
     header,
     parse_instant,
     place,
+    shared_client,
     stable_id,
 )
 from retour.kit import clock
@@ -95,7 +96,7 @@ class ShippoCarrier:
         tracking_carrier: str | None = None,
         is_return: bool = True,
     ) -> None:
-        self._client = client or httpx.Client()
+        self._client = client or shared_client()
         self._base_url = base_url.rstrip("/")
         self._timeout = timeout
         self._parcel = parcel
