@@ -583,3 +583,37 @@ def test_carrier_settings_keep_secrets_and_show_them_masked(session: Session) ->
     assert kept.public()["api_key"] == "…1234"
     audit = session.scalars(select(AuditEvent).where(AuditEvent.action == "merchant.carrier_changed")).all()
     assert "shippo_live_abcd1234" not in json.dumps([event.after for event in audit])
+
+
+def test_a_webhook_and_a_poll_racing_on_one_parcel_store_each_scan_once(
+    factory: sessionmaker[Session], fake: FakeCarrier, tmp_path: Path
+) -> None:
+    import threading
+
+    merchant_id, _, shipment_id, _ = _commit_parcel(factory, tmp_path)
+    scans = [scan("in_transit", NOW, "r1"), scan("delivered", NOW + timedelta(days=1), "r2")]
+    start = threading.Barrier(2)
+    outcomes: list[tracking.ScanOutcome] = []
+    errors: list[BaseException] = []
+
+    def apply() -> None:
+        try:
+            start.wait()
+            with unit_of_work(factory) as session:
+                outcomes.append(tracking.record_scans(session, merchant_id, shipment_id, scans, source="easypost"))
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=apply) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert sorted((o.stored, o.duplicates) for o in outcomes) == [(0, 2), (2, 0)]
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(ShipmentEvent)) == 2
+        moves = session.scalars(
+            select(AuditEvent.action).where(AuditEvent.action.in_(["shipment.in_transit", "shipment.delivered"]))
+        ).all()
+        assert sorted(moves) == ["shipment.delivered", "shipment.in_transit"]
