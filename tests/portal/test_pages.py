@@ -85,6 +85,7 @@ def test_progress_from_events_and_quantities() -> None:
         ("approved", True),
         ("label_created", True),
         ("in_transit", False),
+        ("delivered", False),
         ("received", False),
         ("inspected", False),
         ("settled", False),
@@ -96,6 +97,7 @@ def test_progress_from_events_and_quantities() -> None:
         "approved",
         "label_created",
         "in_transit",
+        "delivered",
         "received",
         "inspected",
     ]

@@ -70,6 +70,7 @@ STEP_LABELS = {
     "approved": N_("Approved"),
     "label_created": N_("Label created"),
     "in_transit": N_("In transit"),
+    "delivered": N_("Delivered to our warehouse"),
     "received": N_("Received"),
     "inspected": N_("Inspected"),
     "settled": N_("Refunded"),
@@ -81,6 +82,7 @@ SETTLED_LABELS = {
     "exchange": N_("Exchanged"),
 }
 PICKUP_SLOT_LABELS = {"09-12": N_("9:00 to 12:00"), "13-17": N_("13:00 to 17:00")}
+PICKUP_FIELD_LABELS = {"pickup_date": N_("Day"), "pickup_slot": N_("Time slot")}
 PROBLEM_MESSAGES = {
     "required": N_("This field is required."),
     "invalid_email": N_("Enter a valid email address, like name@example.com."),
@@ -111,6 +113,7 @@ LABELS = {
     "step": STEP_LABELS,
     "settled": SETTLED_LABELS,
     "slot": PICKUP_SLOT_LABELS,
+    "pickup_field": PICKUP_FIELD_LABELS,
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -16,7 +16,7 @@ from retour.kit.actor import Actor
 from retour.kit.errors import Conflict, NotFound
 from retour.kit.money import Money
 from retour.merchant import service as merchant_service
-from retour.models import Order, Reason, ReturnRequest, Shipment
+from retour.models import Order, Reason, ReturnRequest, Shipment, ShipmentEvent
 from retour.order import service as order_service
 from retour.photo import service as photo_service
 from retour.policy import rules as policy_rules
@@ -29,11 +29,13 @@ from retour.return_request import service as return_service
 from retour.return_request.rules import Quote, QuoteLine
 from retour.return_request.schemas import ReturnOut
 from retour.shipment import service as shipment_service
+from retour.shipment import tracking
 
 # ---- Status page (C6) and cancellation (C8) ------------------------------------------------------
 
 _STATUS_SALT = "retour.portal.return-status"
 SHIPPED_STATUSES = frozenset({"in_transit", "delivered", "received"})
+DELIVERED_STATUSES = frozenset({"delivered", "received"})
 
 
 def status_token(secret_key: str, merchant_id: int, return_id: int) -> str:
@@ -77,6 +79,16 @@ class StatusPage:
     quote: Quote
     store: Any = None
     return_address: list[str] = dataclasses.field(default_factory=list)
+    scans: list[ShipmentEvent] = dataclasses.field(default_factory=list)
+    """The current parcel's carrier scans, newest first (as carriers show them)."""
+    pickup: PickupChoices | None = None
+    """The days and slots a home pickup can move to, while the courier has not come."""
+
+
+@dataclass(frozen=True)
+class PickupChoices:
+    days: list[date]
+    slots: list[str]
 
 
 def status_page(session: Session, merchant_id: int, return_id: int) -> StatusPage:
@@ -107,6 +119,50 @@ def status_page(session: Session, merchant_id: int, return_id: int) -> StatusPag
         return_address=shipment_service.return_address_for(merchant, order.country).printable_lines()
         if shipment is not None and shipment.method == "customer_ships"
         else [],
+        scans=list(reversed(tracking.events_of(session, merchant_id, shipment.id))) if shipment is not None else [],
+        pickup=pickup_choices(shipment) if shipment is not None and _can_reschedule(request, shipment) else None,
+    )
+
+
+def pickup_choices(shipment: Shipment) -> PickupChoices:
+    """The offered days and slots (today's offer), for the form that moves a pickup."""
+    offered = shipment_service.pickup_slots(clock.now().date())
+    return PickupChoices(
+        days=list(dict.fromkeys(slot.date for slot in offered)),
+        slots=list(dict.fromkeys(slot.slot for slot in offered)),
+    )
+
+
+def _can_reschedule(request: ReturnRequest, shipment: Shipment) -> bool:
+    return (
+        shipment.method == "home_pickup"
+        and shipment.status == "label_created"
+        and request.status in shipment_service.LABEL_STATUSES
+    )
+
+
+def reschedule_pickup(
+    session: Session,
+    merchant_id: int,
+    return_id: int,
+    shipment_id: int,
+    *,
+    pickup_date: str,
+    pickup_slot: str,
+    actor: Actor,
+) -> Shipment:
+    """Move the pickup of one of this return's parcels to another offered slot. A parcel of
+    another return (or shop) is ``NotFound``; a day that is not a date is no day at all
+    (``InvalidInput`` on ``pickup_date``); the rest is ``tracking.reschedule_pickup``'s to decide."""
+    request = return_service.get_return(session, merchant_id, return_id)
+    if shipment_id not in {parcel.id for parcel in shipment_service.list_shipments(session, merchant_id, request.id)}:
+        raise NotFound("no such shipment")
+    try:
+        day: date | None = date.fromisoformat(pickup_date)
+    except ValueError:
+        day = None
+    return tracking.reschedule_pickup(
+        session, merchant_id, shipment_id, pickup_date=day, pickup_slot=pickup_slot or None, actor=actor
     )
 
 
@@ -145,6 +201,7 @@ _STEP_EVENTS = {
     "approved": ("return.approved",),
     "label_created": ("shipment.created", "shipment.label_created"),
     "in_transit": ("shipment.in_transit",),
+    "delivered": ("shipment.delivered",),
     "received": ("shipment.received", "return.received", "receiving."),
     "inspected": ("inspection.", "return.inspected"),
     "settled": ("refund.succeeded", "store_credit.issued", "exchange.", "settlement.", "return.completed"),
@@ -166,6 +223,7 @@ def progress(request: ReturnRequest, shipment: Shipment | None, events: list[tup
         "approved": request.approved_at is not None,
         "label_created": shipment is not None and shipment.status != "cancelled",
         "in_transit": shipment is not None and shipment.status in SHIPPED_STATUSES,
+        "delivered": shipment is not None and shipment.status in DELIVERED_STATUSES,
         "received": any(line.received_quantity for line in lines)
         or (shipment is not None and shipment.status == "received"),
         "inspected": any(line.accepted_quantity + line.rejected_quantity for line in lines),

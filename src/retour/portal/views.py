@@ -20,6 +20,8 @@ from retour.merchant import service as merchant_service
 from retour.portal import service, status
 from retour.portal.deps import DbSession, Form
 from retour.portal.pages import (
+    N_,
+    PICKUP_FIELD_LABELS,
     Shop,
     gettext,
     language_for,
@@ -380,8 +382,16 @@ def status_page(request: Request, slug: str, token: str, session: DbSession, new
 
 
 def _status(
-    request: Request, shop: Shop, page: status.StatusPage, token: str, *, new: bool = False, notice: str | None = None
+    request: Request,
+    shop: Shop,
+    page: status.StatusPage,
+    token: str,
+    *,
+    new: bool = False,
+    notice: str | None = None,
+    pickup_form: dict[str, Any] | None = None,
 ) -> Response:
+    problems: list[service.Problem] = (pickup_form or {}).get("problems", [])
     context = {
         "page": page,
         "ret": page.described,
@@ -390,8 +400,16 @@ def _status(
         "new": new,
         "notice": notice or request.query_params.get("notice"),
         "titles": {line.order_line_id: line.title for line in page.described.lines},
+        "pickup_form": pickup_form
+        or {
+            "pickup_date": page.shipment.pickup_date.isoformat() if page.shipment and page.shipment.pickup_date else "",
+            "pickup_slot": page.shipment.pickup_slot if page.shipment else "",
+        },
+        "problems": _by_field(problems),
+        "problem_list": problems,
     }
-    return render(request, shop, "portal/status.html", context, status_code=409 if notice else 200)
+    status_code = 422 if problems else 409 if notice else 200
+    return render(request, shop, "portal/status.html", context, status_code=status_code)
 
 
 @router.post("/r/{token}/cancel")
@@ -404,6 +422,44 @@ def cancel(request: Request, slug: str, token: str, session: DbSession, form: Fo
     except Conflict as refused:
         return _status(request, shop, status.status_page(session, shop.id, return_id), token, notice=refused.code)
     return RedirectResponse(f"/s/{shop.slug}/r/{token}?notice=cancelled", status_code=303)
+
+
+@router.post("/r/{token}/shipments/{shipment_id}/pickup")
+def reschedule_pickup(
+    request: Request, slug: str, token: str, shipment_id: int, session: DbSession, form: Form
+) -> Response:
+    """Move the home pickup of this return's parcel to another offered day and slot. A parcel that
+    is not this return's is not found; a slot not offered is shown back on the page, named."""
+    shop = _shop(request, session, slug)
+    check_csrf(request, _text(form, "csrf_token"))
+    return_id = status.read_status_token(_secret(request), shop.id, token)
+    chosen = {"pickup_date": _text(form, "pickup_date")[:10], "pickup_slot": _text(form, "pickup_slot")[:10]}
+    try:
+        status.reschedule_pickup(
+            session,
+            shop.id,
+            return_id,
+            shipment_id,
+            **chosen,
+            actor=status.actor_for_return(session, shop.id, return_id),
+        )
+    except InvalidInput as refused:
+        problem = _pickup_problem(language_for(request, shop), refused)
+        page = status.status_page(session, shop.id, return_id)
+        return _status(request, shop, page, token, pickup_form={**chosen, "problems": [problem]})
+    except Conflict as refused:
+        return _status(request, shop, status.status_page(session, shop.id, return_id), token, notice=refused.code)
+    return RedirectResponse(f"/s/{shop.slug}/r/{token}?notice=pickup_rescheduled", status_code=303)
+
+
+def _pickup_problem(language: str, refused: InvalidInput) -> service.Problem:
+    """The refusal in the page's language, naming the field it is about."""
+    field = refused.field if refused.field in PICKUP_FIELD_LABELS else "pickup_date"
+    message = str(refused.extra.get("message_fr") or refused.detail) if language == "fr" else refused.detail
+    text = gettext(
+        language, N_("%(field)s: %(reason)s."), field=gettext(language, PICKUP_FIELD_LABELS[field]), reason=message
+    )
+    return service.Problem(field, refused.code, text[:1].upper() + text[1:])
 
 
 @router.get("/r/{token}/label.pdf")
