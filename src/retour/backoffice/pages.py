@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
+from babel.dates import format_date
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -55,6 +57,32 @@ TIMELINE_LABELS = {
     "return.in_progress": N_("In progress"),
     "return.completed": N_("Completed"),
     "return.expired": N_("Expired"),
+    "shipment.label_created": N_("Label created"),
+    "shipment.cancelled": N_("Label cancelled"),
+    "shipment.in_transit": N_("Parcel in transit"),
+    "shipment.delivered": N_("Parcel delivered"),
+    "shipment.exception": N_("Delivery problem reported by the carrier"),
+    "shipment.unexpected_scan": N_("Carrier scan on a label no longer valid"),
+    "shipment.label_expired": N_("Label expired"),
+    "shipment.pickup_rescheduled": N_("Pickup moved"),
+}
+SHIPMENT_STATUS_LABELS = {
+    "label_created": N_("Label created"),
+    "in_transit": N_("In transit"),
+    "delivered": N_("Delivered"),
+    "received": N_("Received"),
+    "lost": N_("Lost"),
+    "label_expired": N_("Label expired"),
+    "cancelled": N_("Cancelled"),
+}
+CARRIER_LABELS = {"builtin": N_("Built-in (labels drawn by Retour)"), "shippo": "Shippo", "easypost": "EasyPost"}
+PICKUP_SLOT_LABELS = {"09-12": N_("9:00 to 12:00"), "13-17": N_("13:00 to 17:00")}
+SCAN_STATUS_LABELS = {
+    "pre_transit": N_("Label scanned"),
+    "in_transit": N_("In transit"),
+    "delivered": N_("Delivered"),
+    "exception": N_("Problem"),
+    "unknown": N_("Other"),
 }
 ROLE_LABELS = {"admin": N_("Administrator"), "agent": N_("Agent"), "warehouse": N_("Warehouse")}
 SCOPE_LABELS = {"read": N_("Read"), "write": N_("Write"), "refund": N_("Refund")}
@@ -68,6 +96,10 @@ LABELS = {
     "role": ROLE_LABELS,
     "scope": SCOPE_LABELS,
     "channel": CHANNEL_LABELS,
+    "shipment_status": SHIPMENT_STATUS_LABELS,
+    "carrier": CARRIER_LABELS,
+    "slot": PICKUP_SLOT_LABELS,
+    "scan": SCAN_STATUS_LABELS,
 }
 
 
@@ -91,6 +123,13 @@ def gettext(request: Request, message: str, **variables: Any) -> str:
     """``message`` in the page language, formatted like ``_()`` in templates."""
     text = i18n.gettext(language_for(request), message, AREA)
     return text % variables if variables else text
+
+
+def format_day(value: date | None, language: str) -> str:
+    """A day written as the pages' ``date`` filter writes it (``3 March 2026``, ``3 mars 2026``)."""
+    if value is None:
+        return ""
+    return str(format_date(value, "d MMMM y", locale="fr_FR" if language == "fr" else "en_GB"))
 
 
 def relative_url(request: Request, **params: Any) -> str:

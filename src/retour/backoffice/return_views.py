@@ -1,11 +1,13 @@
 """The returns screens: the list (filters, search, counts per status, older pages) and one return
-(lines, quote, timeline, and the decisions the staff member's role allows)."""
+(lines, quote, parcels with their carrier scans, timeline, and the decisions the staff member's
+role allows, a home pickup moved among them)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
@@ -13,12 +15,26 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from retour.backoffice.deps import CsrfChecked, DbSession, ReturnsDecider, ReturnsViewer
-from retour.backoffice.pages import N_, STATUS_LABELS, STATUS_TABS, flash, gettext, relative_url, render
-from retour.kit.errors import InvalidInput, NotFound
-from retour.models import ReturnRequest
+from retour.backoffice.pages import (
+    N_,
+    PICKUP_SLOT_LABELS,
+    STATUS_LABELS,
+    STATUS_TABS,
+    flash,
+    format_day,
+    gettext,
+    language_for,
+    relative_url,
+    render,
+)
+from retour.kit import clock
+from retour.kit.errors import Conflict, InvalidInput, NotFound
+from retour.models import ReturnRequest, Shipment, ShipmentEvent
 from retour.policy import service as policy_service
 from retour.return_request import service as return_service
 from retour.return_request.repository import ReturnFilters
+from retour.shipment import service as shipment_service
+from retour.shipment import tracking
 
 router = APIRouter()
 PAGE_SIZE = 25
@@ -95,17 +111,47 @@ def _tab_urls(request: Request) -> dict[str, str]:
     return urls
 
 
+@dataclass(frozen=True)
+class Parcel:
+    """One parcel of the return as the page shows it: its carrier scans (oldest first) and
+    whether its pickup can still be moved (a home pickup the courier has not collected)."""
+
+    shipment: Shipment
+    scans: list[ShipmentEvent]
+    can_reschedule: bool
+
+
 @router.get("/returns/{return_id:int}")
 def show_return(request: Request, return_id: int, session: DbSession, staff: ReturnsViewer) -> Response:
     request_ = return_service.get_return(session, staff.merchant_id, return_id)
     return render(request, "backoffice/return.html", _return_context(session, staff.merchant_id, request_), staff=staff)
 
 
-def _return_context(session: Session, merchant_id: int, request_: ReturnRequest) -> dict[str, object]:
+def _return_context(
+    session: Session, merchant_id: int, request_: ReturnRequest, *, pickup_form: dict[str, Any] | None = None
+) -> dict[str, object]:
     described = return_service.describe_returns(session, merchant_id, [request_], with_timeline=True)[0]
     reasons = {reason.code: reason for reason in policy_service.list_reasons(session, merchant_id)}
     quote_lines = {line.order_line_id: line for line in described.quote.lines}
-    return {"section": "returns", "item": described, "reasons": reasons, "quote_lines": quote_lines}
+    parcels = [
+        Parcel(
+            shipment,
+            tracking.events_of(session, merchant_id, shipment.id),
+            shipment.method == "home_pickup" and shipment.status == "label_created",
+        )
+        for shipment in shipment_service.list_shipments(session, merchant_id, request_.id)
+    ]
+    offered = shipment_service.pickup_slots(clock.now().date()) if any(p.can_reschedule for p in parcels) else []
+    return {
+        "section": "returns",
+        "item": described,
+        "reasons": reasons,
+        "quote_lines": quote_lines,
+        "parcels": parcels,
+        "pickup_days": list(dict.fromkeys(slot.date for slot in offered)),
+        "pickup_slots": list(dict.fromkeys(slot.slot for slot in offered)),
+        "pickup_form": pickup_form or {},
+    }
 
 
 @router.post("/returns/{return_id:int}/{action}")
@@ -129,3 +175,57 @@ def decide(
     changed = function(session, staff.merchant_id, return_id, actor=staff.actor, note=note or None)
     flash(request, gettext(request, message, number=changed.number))
     return RedirectResponse(f"/backoffice/returns/{return_id}", status_code=303)
+
+
+@router.post("/returns/{return_id:int}/shipments/{shipment_id:int}/pickup")
+def reschedule_pickup(
+    request: Request,
+    return_id: int,
+    shipment_id: int,
+    session: DbSession,
+    staff: ReturnsDecider,
+    _csrf: CsrfChecked,
+    pickup_date: Annotated[str, Form()] = "",
+    pickup_slot: Annotated[str, Form()] = "",
+) -> Response:
+    """Move a home pickup of this return to another offered slot (the customer is told). A parcel
+    of another return is not found; a slot not offered (422) or a parcel already collected (409)
+    is shown on the return's page, and nothing changes."""
+    request_ = return_service.get_return(session, staff.merchant_id, return_id)
+    if shipment_id not in {s.id for s in shipment_service.list_shipments(session, staff.merchant_id, request_.id)}:
+        raise NotFound("no such shipment")
+    try:
+        day: date | None = date.fromisoformat(pickup_date.strip()[:10])
+    except ValueError:
+        day = None
+    try:
+        moved = tracking.reschedule_pickup(
+            session,
+            staff.merchant_id,
+            shipment_id,
+            pickup_date=day,
+            pickup_slot=pickup_slot.strip()[:10] or None,
+            actor=staff.actor,
+        )
+    except (InvalidInput, Conflict) as refused:
+        message = refused.extra.get("message_fr") if language_for(request) == "fr" else None
+        form = {
+            "shipment_id": shipment_id,
+            "pickup_date": pickup_date,
+            "pickup_slot": pickup_slot,
+            "field": refused.field,
+            "error": gettext(request, N_("The pickup was not moved: %(reason)s."), reason=message or refused.detail),
+        }
+        context = _return_context(session, staff.merchant_id, request_, pickup_form=form)
+        return render(request, "backoffice/return.html", context, staff=staff, status_code=refused.status)
+    slot = gettext(request, PICKUP_SLOT_LABELS.get(moved.pickup_slot or "", moved.pickup_slot or ""))
+    flash(
+        request,
+        gettext(
+            request,
+            N_("Pickup moved to %(date)s, %(slot)s."),
+            date=format_day(moved.pickup_date, language_for(request)),
+            slot=slot,
+        ),
+    )
+    return RedirectResponse(f"/backoffice/returns/{return_id}#parcel-{shipment_id}", status_code=303)

@@ -1,5 +1,7 @@
-"""The settings screen: the shop's API keys (created, shown once, revoked) and its return policy,
-shown as readable rules and replaced by publishing a new version. Admins change; agents read."""
+"""The settings screen: the shop's API keys (created, shown once, revoked), its carrier (secrets
+kept unless replaced, shown masked, with the webhook address to give the carrier) and its return
+policy, shown as readable rules and replaced by publishing a new version. Admins change; agents
+read."""
 
 from __future__ import annotations
 
@@ -18,11 +20,23 @@ from retour.backoffice.pages import N_, flash, gettext, language_for, render
 from retour.kit.errors import InvalidInput
 from retour.merchant import service as merchant_service
 from retour.policy import service as policy_service
+from retour.shipment import providers
+from retour.shipment import service as shipment_service
 
 router = APIRouter()
 SETTINGS = "/backoffice/settings"
 POLICY_MAX_LENGTH = 200_000
 KEY_NAME_MAX_LENGTH = 200
+CARRIER_FIELD_MAX_LENGTH = 500
+# The carriers' webhook route (``retour.shipment.endpoints.WEBHOOK_PATH``, which pages may not import).
+CARRIER_WEBHOOK_PATH = "/webhooks/carriers/{provider}/{slug}"
+CARRIER_FIELDS = {
+    "provider": N_("Carrier"),
+    "api_key": N_("API key"),
+    "webhook_secret": N_("Webhook secret"),
+    "preferred_service": N_("Preferred service"),
+    "tracking_carrier": N_("Tracking carrier"),
+}
 
 
 @router.get("/settings")
@@ -78,6 +92,68 @@ def revoke_api_key(
     return RedirectResponse(SETTINGS, status_code=303)
 
 
+@router.post("/settings/carrier")
+def save_carrier(
+    request: Request,
+    session: DbSession,
+    staff: SettingsAdmin,
+    _csrf: CsrfChecked,
+    provider: Annotated[str, Form()] = "",
+    api_key: Annotated[str, Form()] = "",
+    webhook_secret: Annotated[str, Form()] = "",
+    preferred_service: Annotated[str, Form()] = "",
+    tracking_carrier: Annotated[str, Form()] = "",
+) -> Response:
+    """Choose the shop's carrier. An empty secret keeps the current one (they are never shown
+    back); a real carrier without an API key is refused, shown back, and nothing changes."""
+    fields = {
+        "provider": provider.strip(),
+        "api_key": api_key.strip(),
+        "webhook_secret": webhook_secret.strip(),
+        "preferred_service": preferred_service.strip(),
+        "tracking_carrier": tracking_carrier.strip(),
+    }
+    try:
+        for name, value in fields.items():
+            if len(value) > CARRIER_FIELD_MAX_LENGTH:
+                raise InvalidInput(f"{name} is too long", field=name, code="too_long")
+        shipment_service.set_carrier_settings(
+            session,
+            staff.merchant_id,
+            provider=fields["provider"],
+            api_key=fields["api_key"] or None,
+            webhook_secret=fields["webhook_secret"] or None,
+            preferred_service=fields["preferred_service"],
+            tracking_carrier=fields["tracking_carrier"],
+            actor=staff.actor,
+        )
+    except InvalidInput as error:
+        # The secrets typed are not sent back into the page.
+        form = {
+            "provider": fields["provider"],
+            "preferred_service": fields["preferred_service"],
+            "tracking_carrier": fields["tracking_carrier"],
+            "field": error.field,
+            "error": _carrier_error(request, error),
+        }
+        return _render(request, session, staff, carrier_form=form, status_code=422)
+    flash(request, gettext(request, N_("The carrier settings are saved.")))
+    return RedirectResponse(f"{SETTINGS}#carrier", status_code=303)
+
+
+def _carrier_error(request: Request, error: InvalidInput) -> str:
+    if error.code == "api_key_required":
+        return gettext(request, N_("API key: this carrier needs your account's API key."))
+    if error.code == "invalid_provider":
+        return gettext(request, N_("Carrier: choose one of the carriers offered."))
+    if error.code == "too_long":
+        field = gettext(request, CARRIER_FIELDS.get(error.field or "", error.field or ""))
+        return gettext(
+            request, N_("%(field)s: too long (%(max)s characters at most)."), field=field, max=CARRIER_FIELD_MAX_LENGTH
+        )
+    return gettext(request, error.detail)
+
+
 @router.post("/settings/policy")
 def publish_policy(
     request: Request,
@@ -122,6 +198,7 @@ def _render(
     *,
     key_form: dict[str, Any] | None = None,
     policy_form: dict[str, Any] | None = None,
+    carrier_form: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
     language = language_for(request)
@@ -144,5 +221,29 @@ def _render(
             active.document, merchant.default_currency, language, translate, reason_labels
         ),
         "policy_form": policy_form or {"document": current, "errors": []},
+        **_carrier_context(request, session, staff, merchant.slug, carrier_form),
     }
     return render(request, "backoffice/settings.html", context, staff=staff, status_code=status_code)
+
+
+def _carrier_context(
+    request: Request, session: Session, staff: Staff, slug: str, form: dict[str, Any] | None
+) -> dict[str, Any]:
+    carrier = shipment_service.carrier_settings(session, staff.merchant_id)
+    base = str(request.app.state.settings.base_url or request.base_url).rstrip("/")
+    webhook_url = (
+        base + CARRIER_WEBHOOK_PATH.format(provider=carrier.provider, slug=slug)
+        if carrier.provider != "builtin"
+        else None
+    )
+    return {
+        "carrier": carrier.public(),
+        "carrier_providers": providers.PROVIDERS,
+        "carrier_webhook_url": webhook_url,
+        "carrier_form": form
+        or {
+            "provider": carrier.provider,
+            "preferred_service": carrier.preferred_service,
+            "tracking_carrier": carrier.tracking_carrier,
+        },
+    }
