@@ -178,6 +178,7 @@ def write(path: Path, *, config: Config, runs: list[BackendRun], figures: dict[s
         sqlite_raw=_value(sqlite_run, "raw_db_create_per_s"),
         sqlite_p95=_value(sqlite_run, "create_p95_ms"),
         serial_p95=_value(pg_run, "returnable_serial_p95_ms"),
+        serial_p50=_value(pg_run, "returnable_serial_p50_ms"),
         pg_p95=_value(pg_run, "returnable_p95_ms"),
         pg_rate=_value(pg_run, "create_return_per_s"),
         lock_serial=_value(pg_run, "shop_lock_held_ms_serial"),
@@ -301,9 +302,9 @@ while a bare `UPDATE` + `COMMIT` on one connection runs {serial_commits} times a
 flush is not the limit). So for one shop, the design itself, with no application at all, tops out
 around {raw_pg_1}/s on this machine: {raw_vs_target} the 250/s target.
 
-**`returnable`** costs about 11 ms of server CPU per call: one call at a time its p95 is
-{serial_p95} ms (under the 20 ms target); with {latency_clients} concurrent clients the calls queue
-for the two cores and p95 is {pg_p95} ms.
+**`returnable`**, one call at a time, takes {serial_p50} ms (p50) and {serial_p95} ms (p95), under
+the 20 ms target; with {latency_clients} concurrent clients on two processes sharing two cores with
+PostgreSQL and the clients, the calls queue for a core and p95 is {pg_p95} ms.
 
 **uvicorn and keep-alive.** uvicorn's worker processes share one listening socket, and an idle one
 accepts every pending connection: 16 keep-alive connections opened together all landed on the same
