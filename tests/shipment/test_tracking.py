@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from retour import tasks  # noqa: F401  (registers the outbox handlers)
 from retour.kit import clock
 from retour.kit.db import unit_of_work
-from retour.kit.errors import Conflict, InvalidInput, Refused, ServiceUnavailable, Unauthorized
+from retour.kit.errors import Conflict, InvalidInput, NotFound, Refused, ServiceUnavailable, Unauthorized
 from retour.models import (
     AuditEvent,
     InboundWebhook,
@@ -617,3 +617,22 @@ def test_a_webhook_and_a_poll_racing_on_one_parcel_store_each_scan_once(
             select(AuditEvent.action).where(AuditEvent.action.in_(["shipment.in_transit", "shipment.delivered"]))
         ).all()
         assert sorted(moves) == ["shipment.delivered", "shipment.in_transit"]
+
+
+def test_a_pickup_shown_on_one_return_cannot_be_moved_through_another(
+    session: Session, pickup: tuple[Merchant, Shipment]
+) -> None:
+    merchant, shipment = pickup
+    other = create_return(session, merchant.id, {"RING-GOLD-52": 1})
+    with clock.frozen(NOW), pytest.raises(NotFound):
+        tracking.reschedule_pickup(
+            session,
+            merchant.id,
+            shipment.id,
+            pickup_date=date(2030, 1, 9),
+            pickup_slot="13-17",
+            actor=AGENT,
+            return_id=other.id,
+        )
+    session.refresh(shipment)
+    assert (shipment.pickup_date, shipment.pickup_slot) == (date(2030, 1, 8), "09-12")

@@ -191,9 +191,6 @@ def reschedule_pickup(
     """Move a home pickup of this return to another offered slot (the customer is told). A parcel
     of another return is not found; a slot not offered (422) or a parcel already collected (409)
     is shown on the return's page, and nothing changes."""
-    request_ = return_service.get_return(session, staff.merchant_id, return_id)
-    if shipment_id not in {s.id for s in shipment_service.list_shipments(session, staff.merchant_id, request_.id)}:
-        raise NotFound("no such shipment")
     try:
         day: date | None = date.fromisoformat(pickup_date.strip()[:10])
     except ValueError:
@@ -206,6 +203,7 @@ def reschedule_pickup(
             pickup_date=day,
             pickup_slot=pickup_slot.strip()[:10] or None,
             actor=staff.actor,
+            return_id=return_id,
         )
     except (InvalidInput, Conflict) as refused:
         message = refused.extra.get("message_fr") if language_for(request) == "fr" else None
@@ -216,6 +214,7 @@ def reschedule_pickup(
             "field": refused.field,
             "error": gettext(request, N_("The pickup was not moved: %(reason)s."), reason=message or refused.detail),
         }
+        request_ = return_service.get_return(session, staff.merchant_id, return_id)
         context = _return_context(session, staff.merchant_id, request_, pickup_form=form)
         return render(request, "backoffice/return.html", context, staff=staff, status_code=refused.status)
     slot = gettext(request, PICKUP_SLOT_LABELS.get(moved.pickup_slot or "", moved.pickup_slot or ""))

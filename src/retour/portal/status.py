@@ -154,15 +154,18 @@ def reschedule_pickup(
     """Move the pickup of one of this return's parcels to another offered slot. A parcel of
     another return (or shop) is ``NotFound``; a day that is not a date is no day at all
     (``InvalidInput`` on ``pickup_date``); the rest is ``tracking.reschedule_pickup``'s to decide."""
-    request = return_service.get_return(session, merchant_id, return_id)
-    if shipment_id not in {parcel.id for parcel in shipment_service.list_shipments(session, merchant_id, request.id)}:
-        raise NotFound("no such shipment")
     try:
         day: date | None = date.fromisoformat(pickup_date)
     except ValueError:
         day = None
     return tracking.reschedule_pickup(
-        session, merchant_id, shipment_id, pickup_date=day, pickup_slot=pickup_slot or None, actor=actor
+        session,
+        merchant_id,
+        shipment_id,
+        pickup_date=day,
+        pickup_slot=pickup_slot or None,
+        actor=actor,
+        return_id=return_id,
     )
 
 

@@ -334,13 +334,15 @@ def reschedule_pickup(
     pickup_date: date | None,
     pickup_slot: str | None,
     actor: Actor,
+    return_id: int | None = None,
 ) -> Shipment:
     """Move a home pickup to another offered slot before the courier came: audited on the
     return's timeline and told to the customer (outbox ``shipment.pickup_rescheduled``). The same
     slot again changes nothing. ``Conflict`` once collected, ``InvalidInput`` naming the field for
-    a slot that is not offered."""
+    a slot that is not offered; ``NotFound`` for a parcel of another shop or, when ``return_id`` is
+    given (a page showing one return), of another return."""
     shipment = repository.get_shipment(session, merchant_id, shipment_id, lock=True)
-    if shipment is None:
+    if shipment is None or (return_id is not None and shipment.return_request_id != return_id):
         raise NotFound("no such shipment")
     problem = rules.evaluate_reschedule(
         shipment.method, shipment.status, pickup_date, pickup_slot, today=clock.now().date()
