@@ -25,7 +25,10 @@ from tests import factories
 from tests.shipment.test_tracking import FakeCarrier
 
 REVIEW_ALL = {
-    "defaults": DEFAULT_POLICY["defaults"],
+    "defaults": {
+        **DEFAULT_POLICY["defaults"],
+        "methods": ["prepaid_label", "drop_off", "customer_ships", "in_store", "home_pickup"],
+    },
     "rules": [{"id": "review", "name": {"en": "Review", "fr": "Examen"}, "when": {}, "then": {"manual_review": True}}],
 }
 STAFF = Actor("staff", "1", "Agent")
@@ -142,4 +145,32 @@ def test_a_carrier_refusal_is_dead_lettered_at_once_and_an_outage_retried(
         message = session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "return.approved")).one()
         assert (message.status, message.attempts) == (status, attempts)
         assert str(failure) in (message.last_error or "")
+    assert _shipments(factory, return_id) == []
+
+
+@pytest.mark.parametrize(
+    ("stores", "expected"),
+    [
+        ([{"code": "paris", "name": "Paris"}], [("in_store", "paris")]),
+        ([{"code": "paris", "name": "Paris"}, {"code": "lyon", "name": "Lyon"}], []),
+    ],
+)
+def test_a_return_in_store_gets_its_parcel_when_the_shop_has_one_store(
+    factory: sessionmaker[Session], storage: Path, stores: list[dict[str, str]], expected: list[tuple[str, str]]
+) -> None:
+    merchant_id, return_id = _reviewed_return(factory, "in_store")
+    with unit_of_work(factory) as session:
+        merchant = session.get(Merchant, merchant_id)
+        assert merchant is not None
+        merchant.settings = {"stores": stores}
+        return_service.approve_return(session, merchant_id, return_id, actor=STAFF)
+    outbox_service.drain(factory)
+    assert [(s.method, s.store_code) for s in _shipments(factory, return_id)] == expected
+
+
+def test_a_home_pickup_waits_for_the_customers_slot(factory: sessionmaker[Session], storage: Path) -> None:
+    merchant_id, return_id = _reviewed_return(factory, "home_pickup")
+    with unit_of_work(factory) as session:
+        return_service.approve_return(session, merchant_id, return_id, actor=STAFF)
+    outbox_service.drain(factory)
     assert _shipments(factory, return_id) == []

@@ -82,7 +82,7 @@ SETTLED_LABELS = {
     "exchange": N_("Exchanged"),
 }
 PICKUP_SLOT_LABELS = {"09-12": N_("9:00 to 12:00"), "13-17": N_("13:00 to 17:00")}
-PICKUP_FIELD_LABELS = {"pickup_date": N_("Day"), "pickup_slot": N_("Time slot")}
+PICKUP_FIELD_LABELS = {"pickup_date": N_("Day"), "pickup_slot": N_("Time slot"), "store_code": N_("Store")}
 PROBLEM_MESSAGES = {
     "required": N_("This field is required."),
     "invalid_email": N_("Enter a valid email address, like name@example.com."),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -83,6 +84,16 @@ class StatusPage:
     """The current parcel's carrier scans, newest first (as carriers show them)."""
     pickup: PickupChoices | None = None
     """The days and slots a home pickup can move to, while the courier has not come."""
+    first_parcel: ParcelChoice | None = None
+    """What the customer still has to choose for a return approved after review (a pickup slot,
+    a store): the choice made while asking may no longer be offered, so it is asked again."""
+
+
+@dataclass(frozen=True)
+class ParcelChoice:
+    method: str
+    pickup: PickupChoices | None = None
+    stores: list[Any] = dataclasses.field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -121,6 +132,55 @@ def status_page(session: Session, merchant_id: int, return_id: int) -> StatusPag
         else [],
         scans=list(reversed(tracking.events_of(session, merchant_id, shipment.id))) if shipment is not None else [],
         pickup=pickup_choices(shipment) if shipment is not None and _can_reschedule(request, shipment) else None,
+        first_parcel=_first_parcel(request, shipments, merchant),
+    )
+
+
+def _first_parcel(request: ReturnRequest, shipments: list[Shipment], merchant: Any) -> ParcelChoice | None:
+    if request.status != "approved" or any(parcel.status != "cancelled" for parcel in shipments):
+        return None
+    if request.method == "home_pickup":
+        offered = shipment_service.pickup_slots(clock.now().date())
+        days = list(dict.fromkeys(slot.date for slot in offered))
+        return ParcelChoice("home_pickup", pickup=PickupChoices(days, list(dict.fromkeys(s.slot for s in offered))))
+    if request.method == "in_store":
+        return ParcelChoice("in_store", stores=shipment_service.stores_for(merchant))
+    return None
+
+
+def create_first_parcel(
+    session: Session,
+    merchant_id: int,
+    return_id: int,
+    *,
+    pickup_date: str,
+    pickup_slot: str,
+    store_code: str,
+    actor: Actor,
+    storage_dir: Path | None = None,
+) -> Shipment:
+    """The customer's choice for a return approved after review: its pickup slot or its store.
+    Only while the return waits for that choice (``Conflict`` ``parcel_exists`` otherwise); a slot
+    or store not offered is ``InvalidInput`` naming the field."""
+    request = return_service.get_return(session, merchant_id, return_id)
+    shipments = shipment_service.list_shipments(session, merchant_id, request.id)
+    merchant = merchant_service.get_merchant(session, merchant_id)
+    if _first_parcel(request, shipments, merchant) is None:
+        raise Conflict("this return needs no choice from you now", code="parcel_exists")
+    try:
+        day: date | None = date.fromisoformat(pickup_date)
+    except ValueError:
+        day = None
+    return shipment_service.create_shipment(
+        session,
+        merchant_id,
+        request,
+        method=request.method,
+        pickup_date=day,
+        pickup_slot=pickup_slot or None,
+        store_code=store_code or None,
+        actor=actor,
+        storage_dir=storage_dir,
     )
 
 

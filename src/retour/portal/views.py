@@ -452,6 +452,36 @@ def reschedule_pickup(
     return RedirectResponse(f"/s/{shop.slug}/r/{token}?notice=pickup_rescheduled", status_code=303)
 
 
+@router.post("/r/{token}/parcel")
+def choose_parcel(request: Request, slug: str, token: str, session: DbSession, form: Form) -> Response:
+    """A return approved after review: the customer picks the courier's day and slot, or the
+    store, and gets the documents. A choice not offered is shown back, named; nothing is made."""
+    shop = _shop(request, session, slug)
+    check_csrf(request, _text(form, "csrf_token"))
+    return_id = status.read_status_token(_secret(request), shop.id, token)
+    chosen = {
+        "pickup_date": _text(form, "pickup_date")[:10],
+        "pickup_slot": _text(form, "pickup_slot")[:10],
+        "store_code": _text(form, "store_code")[:40],
+    }
+    try:
+        status.create_first_parcel(
+            session,
+            shop.id,
+            return_id,
+            **chosen,
+            actor=status.actor_for_return(session, shop.id, return_id),
+            storage_dir=request.app.state.settings.storage_dir,
+        )
+    except InvalidInput as refused:
+        problem = _pickup_problem(language_for(request, shop), refused)
+        page = status.status_page(session, shop.id, return_id)
+        return _status(request, shop, page, token, pickup_form={**chosen, "problems": [problem]})
+    except Conflict as refused:
+        return _status(request, shop, status.status_page(session, shop.id, return_id), token, notice=refused.code)
+    return RedirectResponse(f"/s/{shop.slug}/r/{token}?notice=parcel_ready", status_code=303)
+
+
 def _pickup_problem(language: str, refused: InvalidInput) -> service.Problem:
     """The refusal in the page's language, naming the field it is about."""
     field = refused.field if refused.field in PICKUP_FIELD_LABELS else "pickup_date"

@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session
 
 from retour.kit.actor import Actor
 from retour.kit.errors import Refused
+from retour.merchant import service as merchant_service
 from retour.outbox.service import FinalError, Message
 from retour.return_request import service as return_service
 from retour.shipment import service, tracking
@@ -16,16 +17,28 @@ AUTOMATIC_METHODS = frozenset({"prepaid_label", "drop_off", "customer_ships"})
 
 def create_label_after_approval(session: Session, message: Message) -> None:
     """A return approved by a person (after review) gets its label the same way an automatically
-    approved one does. Idempotent: nothing happens if the return already has a parcel, is no
-    longer approved, or its method needs the customer's choice (pickup slot, store)."""
+    approved one does. Idempotent: nothing happens if the return already has a parcel or is no
+    longer approved. A home pickup waits for the customer to choose a slot on the status page,
+    and a return in store for the store, unless the shop has only one."""
     request = return_service.get_return(session, message.merchant_id, int(message.payload["return_id"]))
-    if request.status != "approved" or request.method not in AUTOMATIC_METHODS:
+    if request.status != "approved" or service.list_shipments(session, message.merchant_id, request.id):
         return
-    if service.list_shipments(session, message.merchant_id, request.id):
+    store_code = None
+    if request.method == "in_store":
+        stores = service.stores_for(merchant_service.get_merchant(session, message.merchant_id))
+        if len(stores) != 1:
+            return
+        store_code = stores[0].code
+    elif request.method not in AUTOMATIC_METHODS:
         return
     try:
         service.create_shipment(
-            session, message.merchant_id, request, method=request.method, actor=Actor.system("Retour")
+            session,
+            message.merchant_id,
+            request,
+            method=request.method,
+            store_code=store_code,
+            actor=Actor.system("Retour"),
         )
     except Refused as refused:
         # The carrier will refuse the same label again (an address it does not accept): dead-letter
