@@ -21,10 +21,10 @@ from retour.models import Customer, Order, OrderLine, Product, Tender, Variant
 from tests import factories
 
 PRODUCTS = """\
-product_external_id,title,category,tags,sku,variant_title,price,currency,final_sale,weight_grams,attributes
-ml-ring,Bague Croissant de Lune,rings,or-18k|best-seller,RING-OJ-52,or jaune / 52,420.00,EUR,no,4,taille=52|métal=or jaune
-ml-ring,,,,RING-OJ-54,or jaune / 54,420.00,,no,4,taille=54|métal=or jaune
-ml-medal,Médaille gravée,necklaces,gravure,MEDAL-AG,argent,"119,00",EUR,yes,5,métal=argent
+product_external_id,title,category,tags,sku,variant_title,price,currency,final_sale,weight_grams,attributes,inventory_quantity
+ml-ring,Bague Croissant de Lune,rings,or-18k|best-seller,RING-OJ-52,or jaune / 52,420.00,EUR,no,4,taille=52|métal=or jaune,3
+ml-ring,,,,RING-OJ-54,or jaune / 54,420.00,,no,4,taille=54|métal=or jaune,0
+ml-medal,Médaille gravée,necklaces,gravure,MEDAL-AG,argent,"119,00",EUR,yes,5,métal=argent,
 """
 ORDERS_HEADER = (
     "order_external_id,order_number,email,customer_name,language,customer_tags,postal_code,country,currency,"
@@ -87,6 +87,7 @@ def test_products_and_orders_are_imported_with_exact_amounts(
         assert variants["MEDAL-AG"].price_amount == 11900 and variants["MEDAL-AG"].is_final_sale
         assert variants["RING-OJ-54"].attributes == {"taille": "54", "métal": "or jaune"}
         assert variants["RING-OJ-54"].weight_grams == 4 and not variants["RING-OJ-54"].is_final_sale
+        assert [variants[sku].inventory_quantity for sku in ("RING-OJ-52", "RING-OJ-54", "MEDAL-AG")] == [3, 0, None]
         ring = session.scalars(select(Product).where(Product.external_id == "ml-ring")).one()
         assert (ring.title, ring.category, ring.tags) == ("Bague Croissant de Lune", "rings", ["or-18k", "best-seller"])
 

@@ -307,3 +307,58 @@ def test_a_pickup_slot_gone_by_confirmation_leaves_nothing_behind(
         assert session.scalar(select(func.count(Shipment.id))) == 0
         merchant = session.get(Merchant, portal_shop["id"])
         assert merchant is not None and merchant.return_sequence == 0
+
+
+def _set_stock(factory: sessionmaker[Session], stock: dict[str, int | None]) -> dict[str, int]:
+    from retour.models import Variant
+
+    with unit_of_work(factory) as session:
+        ids = {}
+        for sku, quantity in stock.items():
+            variant = session.scalars(select(Variant).where(Variant.sku == sku)).one()
+            variant.inventory_quantity = quantity
+            ids[sku] = variant.id
+        return ids
+
+
+def test_exchange_shows_the_stock_and_refuses_a_sold_out_size(
+    client: TestClient, portal_shop: dict[str, Any], factory: sessionmaker[Session]
+) -> None:
+    ids = _set_stock(factory, {"RING-GOLD-54": 0, "RING-GOLD-56": 2})
+    client.headers.update({"Accept-Language": "en"})
+    open_order(client, portal_shop)
+    ring = portal_shop["lines"][0]
+    page = choose(client, portal_shop, {ring: {"quantity": "1", "reason": "too_small"}})
+    assert f'<option value="{ids["RING-GOLD-54"]}" disabled>Or 54 · €129.00 · out of stock</option>' in page.text
+    assert "Or 56 · €129.00 · only 2 left" in page.text
+    sold_out = options(
+        client,
+        portal_shop,
+        resolution="exchange",
+        method="prepaid_label",
+        **{f"line-{ring}-variant": str(ids["RING-GOLD-54"])},
+    )
+    assert sold_out.status_code == 422
+    assert "This size or colour is out of stock: choose another one." in sold_out.text
+    assert _returns(factory) == []
+    chosen = options(
+        client,
+        portal_shop,
+        resolution="exchange",
+        method="prepaid_label",
+        **{f"line-{ring}-variant": str(ids["RING-GOLD-56"])},
+    )
+    assert chosen.url.path.endswith("/review")
+
+
+def test_exchange_is_not_offered_when_every_other_size_is_sold_out(
+    client: TestClient, portal_shop: dict[str, Any], factory: sessionmaker[Session]
+) -> None:
+    _set_stock(factory, {"RING-GOLD-54": 0, "RING-GOLD-56": 0})
+    client.headers.update({"Accept-Language": "fr"})
+    open_order(client, portal_shop)
+    page = choose(client, portal_shop, {portal_shop["lines"][0]: {"quantity": "1", "reason": "too_small"}})
+    assert "Toutes les autres tailles ou couleurs sont épuisées pour le moment." in page.text
+    assert 'value="exchange"' not in page.text
+    refused = options(client, portal_shop, resolution="exchange", method="prepaid_label")
+    assert refused.status_code == 422

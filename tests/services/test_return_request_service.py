@@ -855,3 +855,27 @@ def test_an_exchange_is_for_the_same_product_of_the_same_shop(factory: sessionma
         rings["RING-GOLD-54"],
         rings["RING-GOLD-52"],
     ]
+
+
+def test_an_exchange_for_a_sold_out_variant_is_refused(factory: sessionmaker[Session]) -> None:
+    from retour.models import Variant
+
+    with unit_of_work(factory) as session:
+        merchant_id = factories.merchant(session).id
+        rings = _product(session, merchant_id, "ring", "RING-GOLD-52", "RING-GOLD-54", "RING-GOLD-56")
+        for sku, stock in (("RING-GOLD-54", 0), ("RING-GOLD-56", 1)):
+            variant = session.get(Variant, rings[sku])
+            assert variant is not None
+            variant.inventory_quantity = stock
+        order = factories.order(session, merchant_id, lines=[RING])
+        line_id, order_id = order.lines[0].id, order.id
+
+    def exchange(variant_id: int) -> ReturnIn:
+        data = ask(order_id, (line_id, 1, "too_small"), resolution="exchange")
+        data.lines[0].exchange_variant_id = variant_id
+        return data
+
+    error = refused_with_nothing_written(factory, merchant_id, exchange(rings["RING-GOLD-54"]), Refused)
+    assert (error.status, error.code, error.field) == (422, "exchange_out_of_stock", "lines.0.exchange_variant_id")
+    created = create(factory, merchant_id, exchange(rings["RING-GOLD-56"]))
+    assert created.lines[0].exchange_variant_id == rings["RING-GOLD-56"]

@@ -16,6 +16,12 @@ class VariantIn(BaseModel):
     price_amount: int = Field(ge=0, le=10**12, description="minor units")
     is_final_sale: bool = False
     weight_grams: int | None = Field(default=None, ge=0, le=10**7)
+    inventory_quantity: int | None = Field(
+        default=None,
+        ge=0,
+        le=10**9,
+        description="units the shop can sell now; leave out if you do not track stock (exchanges then always offered)",
+    )
     attributes: dict[str, str] = Field(default_factory=dict)
 
 
@@ -46,6 +52,7 @@ class VariantOut(BaseModel):
     currency: str
     is_final_sale: bool
     weight_grams: int | None
+    inventory_quantity: int | None = None
     attributes: dict[str, Any]
 
 

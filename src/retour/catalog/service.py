@@ -35,6 +35,7 @@ def upsert_product(session: Session, merchant_id: int, data: ProductIn) -> Produ
         variant.currency = data.currency
         variant.is_final_sale = item.is_final_sale
         variant.weight_grams = item.weight_grams
+        variant.inventory_quantity = item.inventory_quantity
         variant.attributes = dict(item.attributes)
         session.add(variant)
     session.flush()
@@ -59,6 +60,7 @@ def product_out(session: Session, merchant_id: int, product: Product) -> Product
                 currency=v.currency,
                 is_final_sale=v.is_final_sale,
                 weight_grams=v.weight_grams,
+                inventory_quantity=v.inventory_quantity,
                 attributes=dict(v.attributes),
             )
             for v in variants
@@ -68,6 +70,12 @@ def product_out(session: Session, merchant_id: int, product: Product) -> Product
 
 def find_variants(session: Session, merchant_id: int, skus: list[str]) -> dict[str, tuple[Variant, Product]]:
     return repository.variants_by_sku(session, merchant_id, skus)
+
+
+def in_stock(variant: Variant) -> bool:
+    """Whether a variant can be promised to a customer: the shop sent no stock for it (not
+    tracked), or some units are left."""
+    return variant.inventory_quantity is None or variant.inventory_quantity > 0
 
 
 def exchange_variants(session: Session, merchant_id: int, variant_ids: list[int]) -> dict[int, list[Variant]]:

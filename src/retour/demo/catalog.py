@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from retour.catalog.schemas import ProductIn, VariantIn
@@ -158,6 +159,13 @@ def build_catalog() -> list[ProductIn]:
     return [_product(model) for model in _MODELS]
 
 
+def _stock(sku: str) -> int:
+    """Units in stock, from the SKU alone (the rest of the demo does not move): about one variant
+    in ten sold out, a few with one or two left, so that the portal's exchange shows all cases."""
+    draw = int(hashlib.sha256(sku.encode()).hexdigest(), 16) % 100
+    return 0 if draw < 10 else 1 + draw % 2 if draw < 25 else 3 + draw % 10
+
+
 def _product(model: _Model) -> ProductIn:
     variants = []
     for metal, euros in model.prices.items():
@@ -170,13 +178,15 @@ def _product(model: _Model) -> ProductIn:
             if model.engraved:
                 attributes["gravure"] = "personnalisée"
             grams = model.grams * (_GOLD_WEIGHT if metal != "AG" else 1.0)
+            sku = "-".join(["ML", model.code, metal, *([size.replace(" cm", "")] if size else [])])
             variants.append(
                 VariantIn(
-                    sku="-".join(["ML", model.code, metal, *([size.replace(" cm", "")] if size else [])]),
+                    sku=sku,
                     title=" / ".join([METALS[metal], *([size] if size else [])]),
                     price_amount=euros * 100,
                     is_final_sale=model.engraved,
                     weight_grams=max(1, round(grams)),
+                    inventory_quantity=_stock(sku),
                     attributes=attributes,
                 )
             )

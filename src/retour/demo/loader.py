@@ -174,7 +174,8 @@ def _open_shop(session: Session, catalog: list[ProductIn]) -> tuple[int, dict[st
     for product in catalog:
         catalog_service.upsert_product(session, merchant.id, product)
     found = catalog_service.find_variants(session, merchant.id, [v.sku for p in catalog for v in p.variants])
-    variant_ids = {sku: variant.id for sku, (variant, _product) in found.items()}
+    # What the demo's customers can exchange for: the variants in stock.
+    variant_ids = {sku: variant.id for sku, (variant, _product) in found.items() if catalog_service.in_stock(variant)}
     _locations(session, merchant.id)
     return merchant.id, variant_ids
 

@@ -9,7 +9,7 @@ is refused, never rounded.
 **products**: one row per variant; the rows of a product share ``product_external_id``.
 
     product_external_id, title, category, tags, sku, variant_title, price, currency, final_sale,
-    weight_grams, attributes  [, image_url, variant_external_id]
+    weight_grams, attributes  [, image_url, variant_external_id, inventory_quantity]
 
 ``final_sale`` is yes/no, true/false, 1/0 (blank: no); ``weight_grams`` a whole number;
 ``attributes`` like ``size=52|metal=or jaune``; ``currency`` blank means the shop's currency.

@@ -28,7 +28,7 @@ PRODUCT_COLUMNS = (
     "weight_grams",
     "attributes",
 )
-PRODUCT_OPTIONAL = ("image_url", "variant_external_id")
+PRODUCT_OPTIONAL = ("image_url", "variant_external_id", "inventory_quantity")
 ORDER_COLUMNS = (
     "order_external_id",
     "order_number",
@@ -173,6 +173,8 @@ def build_product(key: str, rows: list[Row], defaults: Defaults) -> ProductIn:
             variant["price_amount"] = collect.read(row, "price", lambda text: fields.amount(text, currency), 0)
         if row.get("variant_external_id"):
             variant["external_id"] = row.get("variant_external_id")
+        if row.get("inventory_quantity"):
+            variant["inventory_quantity"] = collect.read(row, "inventory_quantity", fields.whole_number)
         variants.append(variant)
     raw = {
         "external_id": key,
@@ -279,6 +281,7 @@ _PRODUCT_FIELDS = {
     "variants.price_amount": "price",
     "variants.is_final_sale": "final_sale",
     "variants.weight_grams": "weight_grams",
+    "variants.inventory_quantity": "inventory_quantity",
     "variants.attributes": "attributes",
 }
 _ORDER_FIELDS = {

@@ -44,6 +44,9 @@ class Variant(Base):
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     is_final_sale: Mapped[bool] = mapped_column(default=False)
     weight_grams: Mapped[int | None]
+    # Units the shop can sell now, as its platform last said; None when the shop does not send
+    # stock (every variant is then offered for exchange).
+    inventory_quantity: Mapped[int | None]
     attributes: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()

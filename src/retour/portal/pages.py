@@ -41,6 +41,7 @@ RESOLUTION_HINTS = {
 UNAVAILABLE_LABELS = {
     "gift": N_("Gift returns are settled with store credit for you (or an exchange), never on the buyer's card."),
     "no_variant": N_("No other size or colour is available for these items."),
+    "sold_out": N_("Every other size or colour is sold out for now."),
 }
 METHOD_LABELS = {
     "prepaid_label": N_("Prepaid label"),
@@ -94,6 +95,7 @@ PROBLEM_MESSAGES = {
     "nothing_chosen": N_("Choose at least one item to return (quantity 1 or more)."),
     "resolution_required": N_("Choose what you would like."),
     "variant_required": N_("Choose the size or colour you want instead."),
+    "variant_out_of_stock": N_("This size or colour is out of stock: choose another one."),
     "method_required": N_("Choose how you will send the parcel."),
     "pickup_required": N_("Choose a day and a time slot for the pickup."),
     "store_required": N_("Choose a store."),

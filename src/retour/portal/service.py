@@ -413,11 +413,16 @@ def _store_uploads(
 
 @dataclass(frozen=True)
 class ExchangeChoice:
-    """What one returned line can be exchanged for. Stock is not tracked yet: every variant of
-    the catalogue is offered as available, and the exchange is confirmed when it is approved."""
+    """What one returned line can be exchanged for: the other variants of its product, each with
+    the stock the shop last sent (``None``: the shop does not send stock, so it is offered).
+    Variants out of stock are shown but cannot be chosen."""
 
     order_line: OrderLine
     variants: list[Variant]
+
+    @property
+    def available(self) -> list[Variant]:
+        return [variant for variant in self.variants if catalog_service.in_stock(variant)]
 
 
 @dataclass(frozen=True)
@@ -455,6 +460,8 @@ def options_page(session: Session, merchant_id: int, access: PortalAccess) -> Op
         unavailable.update({r: "gift" for r in allowed if r not in return_service.GIFT_RESOLUTIONS})
     if "exchange" in allowed and any(not choice.variants for choice in exchanges):
         unavailable["exchange"] = "no_variant"
+    elif "exchange" in allowed and any(not choice.available for choice in exchanges):
+        unavailable["exchange"] = "sold_out"
     resolutions = [r for r in allowed if r not in unavailable]
     quotes = {r: _preview(session, merchant_id, order, draft, r, methods) for r in resolutions if methods}
     return OptionsPage(
@@ -540,7 +547,11 @@ def _set_exchange_variants(draft: Draft, exchanges: list[ExchangeChoice], chosen
     problems = []
     for choice, line in zip(exchanges, draft.lines, strict=True):
         variant_id = chosen.get(line.order_line_id)
-        if variant_id not in {variant.id for variant in choice.variants}:
+        if variant_id in {variant.id for variant in choice.variants} - {variant.id for variant in choice.available}:
+            problems.append(
+                Problem(f"line-{line.order_line_id}-variant", "variant_out_of_stock", "this one is out of stock")
+            )
+        elif variant_id not in {variant.id for variant in choice.available}:
             problems.append(Problem(f"line-{line.order_line_id}-variant", "variant_required", "choose a variant"))
         line.exchange_variant_id = variant_id
     return problems

@@ -256,6 +256,13 @@ def _check_exchange_variants(session: Session, merchant_id: int, order: Order, l
                 field=f"lines.{index}.exchange_variant_id",
                 code="invalid_exchange_variant",
             )
+        sold_out = {variant.id for variant in siblings.get(origin or 0, []) if not catalog_service.in_stock(variant)}
+        if item.exchange_variant_id in sold_out:
+            raise Refused(
+                "this variant is out of stock: choose another one or another resolution",
+                field=f"lines.{index}.exchange_variant_id",
+                code="exchange_out_of_stock",
+            )
 
 
 def _check_against_policy(
