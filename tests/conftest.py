@@ -21,6 +21,18 @@ PG_URL = os.environ.get("RETOUR_TEST_DATABASE_URL")
 _ENGINES: dict[str, Engine] = {}
 
 
+@pytest.fixture(autouse=True)
+def _own_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Code that falls back on the installation's settings (the worker's handlers) writes labels
+    and photos under this test's folder, never under the checkout's ``var/storage``."""
+    from retour.settings import get_settings
+
+    monkeypatch.setenv("RETOUR_STORAGE_DIR", str(tmp_path / "default-storage"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 def _worker_suffix() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 

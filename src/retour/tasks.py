@@ -7,12 +7,16 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from retour.outbox.service import Message, handler
-from retour.shipment.tasks import create_label_after_approval, process_carrier_webhook
+from retour.shipment.tasks import (
+    buy_requested_label,
+    create_label_after_approval,
+    process_carrier_webhook,
+    void_labels_of_cancelled_return,
+)
 
 RETURN_TOPICS = (
     "return.requested",
     "return.rejected",
-    "return.cancelled",
     "return.in_progress",
     "return.completed",
     "return.expired",
@@ -21,6 +25,7 @@ RETURN_TOPICS = (
 )
 SHIPMENT_TOPICS = (
     "shipment.label_created",
+    "shipment.label_failed",
     "shipment.in_transit",
     "shipment.delivered",
     "shipment.exception",
@@ -38,3 +43,5 @@ for _topic in RETURN_TOPICS + SHIPMENT_TOPICS:
     handler(_topic)(_acknowledge)
 handler("return.approved")(create_label_after_approval)
 handler("carrier.webhook_received")(process_carrier_webhook)
+handler("shipment.label_requested")(buy_requested_label)
+handler("return.cancelled")(void_labels_of_cancelled_return)

@@ -214,3 +214,44 @@ def test_the_webhook_endpoint_stores_once_and_refuses_bad_signatures(
 
 def _session(engine: Engine) -> Session:
     return make_session_factory(engine)()
+
+
+def test_a_refused_label_is_bought_again_through_the_api(
+    client: TestClient, shop: dict[str, Any], engine: Engine, fake: FakeCarrier
+) -> None:
+    from retour.kit.db import unit_of_work
+    from retour.outbox import service as outbox_service
+    from retour.return_request import service as return_service
+    from retour.shipment import service as shipment_service
+    from tests.warehouse.builders import AGENT
+
+    client.put("/api/v1/settings/carrier", json={"provider": "easypost", "api_key": "EZ_test"}, headers=shop["headers"])
+    request = _approved_return(client, shop)
+    factory = make_session_factory(engine)
+    with unit_of_work(factory) as session:
+        shipment = shipment_service.create_shipment(
+            session,
+            shop["id"],
+            return_service.get_return(session, shop["id"], request["id"]),
+            method="prepaid_label",
+            actor=AGENT,
+            defer_carrier=True,
+        )
+        shipment_id = shipment.id
+    from retour.shipment.carriers import CarrierFinalError
+
+    fake.fail_with = CarrierFinalError("to_address.street1: required")
+    outbox_service.drain(factory)
+    failed = client.get(f"/api/v1/shipments/{shipment_id}", headers=shop["headers"]).json()
+    assert (failed["status"], failed["failure_reason"]) == (
+        "label_failed",
+        "the carrier refused the label: to_address.street1: required",
+    )
+    fake.fail_with = None
+    bought = client.post(f"/api/v1/shipments/{shipment_id}/label", headers=shop["headers"])
+    assert bought.status_code == 200, bought.text
+    assert (bought.json()["status"], bought.json()["failure_reason"]) == ("label_created", None)
+    assert bought.json()["tracking_number"].startswith("FK")
+    again = client.post(f"/api/v1/shipments/{shipment_id}/label", headers=shop["headers"])
+    assert again.json() == bought.json()
+    assert fake.labels == 1

@@ -174,3 +174,15 @@ def test_a_home_pickup_waits_for_the_customers_slot(factory: sessionmaker[Sessio
         return_service.approve_return(session, merchant_id, return_id, actor=STAFF)
     outbox_service.drain(factory)
     assert _shipments(factory, return_id) == []
+
+
+def test_a_return_cancelled_by_staff_voids_its_label(factory: sessionmaker[Session], storage: Path) -> None:
+    merchant_id, return_id = _reviewed_return(factory, "prepaid_label")
+    with unit_of_work(factory) as session:
+        return_service.approve_return(session, merchant_id, return_id, actor=STAFF)
+    outbox_service.drain(factory)
+    assert [s.status for s in _shipments(factory, return_id)] == ["label_created"]
+    with unit_of_work(factory) as session:
+        return_service.cancel_return(session, merchant_id, return_id, actor=STAFF)
+    outbox_service.drain(factory)
+    assert [s.status for s in _shipments(factory, return_id)] == ["cancelled"]

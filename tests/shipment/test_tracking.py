@@ -164,7 +164,7 @@ def test_the_shops_carrier_buys_the_label_with_the_policys_validity(
     assert shipment.carrier_reference == f"shp_retour:{merchant.id}:{request.number}:1"
     assert (tmp_path / shipment.label_path).read_bytes() == b"%PDF-1.4 fake label"  # type: ignore[operator]
     validity = clock.as_utc(shipment.label_expires_at) - clock.as_utc(shipment.created_at)  # type: ignore[arg-type]
-    assert timedelta(days=29, hours=23) < validity <= timedelta(days=30)
+    assert timedelta(days=30) <= validity < timedelta(days=30, minutes=1)  # from when the label was made
 
     document = policy_service.get_active(session, merchant.id).document.model_dump(mode="json")
     document["defaults"]["label_validity_days"] = 7
@@ -174,7 +174,7 @@ def test_the_shops_carrier_buys_the_label_with_the_policys_validity(
         session, merchant.id, later, method="drop_off", actor=AGENT, storage_dir=tmp_path
     )
     validity = clock.as_utc(second.label_expires_at) - clock.as_utc(second.created_at)  # type: ignore[arg-type]
-    assert timedelta(days=6, hours=23) < validity <= timedelta(days=7)
+    assert timedelta(days=7) <= validity < timedelta(days=7, minutes=1)
 
 
 @pytest.mark.parametrize(
@@ -636,3 +636,106 @@ def test_a_pickup_shown_on_one_return_cannot_be_moved_through_another(
         )
     session.refresh(shipment)
     assert (shipment.pickup_date, shipment.pickup_slot) == (date(2030, 1, 8), "09-12")
+
+
+# ---- Labels bought by the worker -------------------------------------------------------------------
+
+
+def _pending_parcel(factory: sessionmaker[Session], tmp_path: Path) -> tuple[int, int, int]:
+    with unit_of_work(factory) as session:
+        merchant = factories.merchant(session)
+        _use_fake(merchant)
+        request = create_return(session, merchant.id, {"RING-GOLD-52": 1})
+        shipment = shipment_service.create_shipment(
+            session,
+            merchant.id,
+            request,
+            method="prepaid_label",
+            actor=AGENT,
+            storage_dir=tmp_path,
+            defer_carrier=True,
+        )
+        assert (shipment.status, shipment.carrier, shipment.tracking_number, shipment.label_path) == (
+            "label_pending",
+            "easypost",
+            None,
+            None,
+        )
+        return merchant.id, request.id, shipment.id
+
+
+def test_a_deferred_label_is_bought_by_the_worker(
+    factory: sessionmaker[Session], fake: FakeCarrier, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RETOUR_STORAGE_DIR", str(tmp_path))
+    from retour.settings import get_settings
+
+    get_settings.cache_clear()
+    merchant_id, return_id, shipment_id = _pending_parcel(factory, tmp_path)
+    assert fake.labels == 0  # the customer did not wait for the carrier
+    with unit_of_work(factory) as session:
+        assert _actions(session, return_id)[-1] == "shipment.label_requested"
+        shipment = session.get(Shipment, shipment_id)
+        with pytest.raises(Exception) as not_ready:
+            shipment_service.get_label_pdf(session, merchant_id, shipment, storage_dir=tmp_path)  # type: ignore[arg-type]
+        assert getattr(not_ready.value, "code", None) == "label_not_ready"
+    outbox_service.drain(factory)
+    get_settings.cache_clear()
+    with unit_of_work(factory) as session:
+        shipment = session.get(Shipment, shipment_id)
+        assert shipment is not None
+        assert (shipment.status, shipment.tracking_number) == ("label_created", f"FK{merchant_id}R-0000011")
+        assert (tmp_path / (shipment.label_path or "")).read_bytes() == b"%PDF-1.4 fake label"
+        assert _actions(session, return_id)[-2:] == ["shipment.label_requested", "shipment.label_created"]
+        assert shipment.label_expires_at is not None
+    assert fake.labels == 1
+    outbox_service.drain(factory)  # nothing left to buy
+    assert fake.labels == 1
+
+
+def test_a_refused_deferred_label_is_kept_on_the_parcel_and_can_be_tried_again(
+    factory: sessionmaker[Session], fake: FakeCarrier, tmp_path: Path
+) -> None:
+    merchant_id, return_id, shipment_id = _pending_parcel(factory, tmp_path)
+    fake.fail_with = CarrierFinalError("to_address.street1: required")
+    outbox_service.drain(factory)
+    with unit_of_work(factory) as session:
+        shipment = session.get(Shipment, shipment_id)
+        assert shipment is not None
+        assert shipment.status == "label_failed"
+        assert shipment.failure_reason == "the carrier refused the label: to_address.street1: required"
+        assert _actions(session, return_id)[-1] == "shipment.label_failed"
+        message = session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "shipment.label_requested")).one()
+        assert message.status == "done"  # kept on the parcel, not dead-lettered
+    fake.fail_with = None
+    with unit_of_work(factory) as session:
+        again = shipment_service.buy_pending_label(session, merchant_id, shipment_id, actor=AGENT, storage_dir=tmp_path)
+        assert (again.status, again.failure_reason) == ("label_created", None)
+
+
+def test_an_unavailable_carrier_leaves_the_label_pending_for_a_retry(
+    factory: sessionmaker[Session], fake: FakeCarrier, tmp_path: Path
+) -> None:
+    _, _, shipment_id = _pending_parcel(factory, tmp_path)
+    fake.fail_with = CarrierRetryableError("timeout after 10 s")
+    outbox_service.drain(factory)
+    with unit_of_work(factory) as session:
+        shipment = session.get(Shipment, shipment_id)
+        assert shipment is not None and shipment.status == "label_pending"
+        message = session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "shipment.label_requested")).one()
+        assert (message.status, message.attempts) == ("pending", 1)
+
+
+def test_a_pending_label_of_a_cancelled_return_is_never_bought(
+    factory: sessionmaker[Session], fake: FakeCarrier, tmp_path: Path
+) -> None:
+    from retour.portal import status as portal_status
+
+    merchant_id, return_id, shipment_id = _pending_parcel(factory, tmp_path)
+    with unit_of_work(factory) as session:
+        portal_status.cancel_return(session, merchant_id, return_id, actor=AGENT)
+    outbox_service.drain(factory)
+    with unit_of_work(factory) as session:
+        shipment = session.get(Shipment, shipment_id)
+        assert shipment is not None and shipment.status == "cancelled"
+    assert fake.labels == 0

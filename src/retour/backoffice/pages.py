@@ -58,6 +58,8 @@ TIMELINE_LABELS = {
     "return.completed": N_("Completed"),
     "return.expired": N_("Expired"),
     "shipment.label_created": N_("Label created"),
+    "shipment.label_requested": N_("Label requested from the carrier"),
+    "shipment.label_failed": N_("Label refused by the carrier"),
     "shipment.cancelled": N_("Label cancelled"),
     "shipment.in_transit": N_("Parcel in transit"),
     "shipment.delivered": N_("Parcel delivered"),
@@ -67,6 +69,8 @@ TIMELINE_LABELS = {
     "shipment.pickup_rescheduled": N_("Pickup moved"),
 }
 SHIPMENT_STATUS_LABELS = {
+    "label_pending": N_("Label being bought"),
+    "label_failed": N_("Label refused"),
     "label_created": N_("Label created"),
     "in_transit": N_("In transit"),
     "delivered": N_("Delivered"),

@@ -9,14 +9,26 @@ from sqlalchemy.orm import Mapped, mapped_column
 from retour.models.base import Base, Id, Json, Timestamp, created_at, merchant_fk, pk, updated_at
 
 SHIPMENT_METHODS = ("prepaid_label", "drop_off", "in_store", "home_pickup", "customer_ships")
-SHIPMENT_STATUSES = ("label_created", "in_transit", "delivered", "received", "lost", "label_expired", "cancelled")
+SHIPMENT_STATUSES = (
+    "label_pending",
+    "label_failed",
+    "label_created",
+    "in_transit",
+    "delivered",
+    "received",
+    "lost",
+    "label_expired",
+    "cancelled",
+)
 PICKUP_SLOTS = ("09-12", "13-17")
 
 
 class Shipment(Base):
     """A parcel on its way back. Status: ``label_created -> in_transit -> delivered -> received``,
     plus ``lost``, ``label_expired`` (never used in time) and ``cancelled`` (the return was
-    cancelled before the parcel left). A return may have several parcels over its life."""
+    cancelled before the parcel left). A label bought from a real carrier for the portal is
+    bought by the worker: the parcel waits as ``label_pending`` (``label_failed`` if the carrier
+    refused it). A return may have several parcels over its life."""
 
     __tablename__ = "shipment"
     __table_args__ = (
@@ -24,7 +36,8 @@ class Shipment(Base):
         Index("ix_shipment_merchant_id_return_request_id", "merchant_id", "return_request_id"),
         Index("ix_shipment_merchant_id_status_created_at", "merchant_id", "status", "created_at"),
         CheckConstraint(
-            "status IN ('label_created', 'in_transit', 'delivered', 'received', 'lost', 'label_expired', 'cancelled')",
+            "status IN ('label_pending', 'label_failed', 'label_created', 'in_transit', 'delivered', 'received',"
+            " 'lost', 'label_expired', 'cancelled')",
             name="status",
         ),
         CheckConstraint(
@@ -55,6 +68,8 @@ class Shipment(Base):
     # The carrier's own id of the purchased label (to void or reconcile it with the carrier).
     carrier_reference: Mapped[str | None] = mapped_column(String(100))
     last_polled_at: Mapped[datetime | None]
+    # Why the carrier refused the label (``label_failed``), in its words.
+    failure_reason: Mapped[str | None] = mapped_column(String(500))
     # When a real scan last changed what is known of the parcel.
     last_event_at: Mapped[datetime | None]
 

@@ -627,6 +627,7 @@ def _create_return(
             store_code=draft.store_code,
             actor=actor,
             storage_dir=storage_dir,
+            defer_carrier=True,
         )
     save_draft(access, Draft(upload_token=ids.token(24)))
     return request

@@ -181,6 +181,7 @@ def create_first_parcel(
         store_code=store_code or None,
         actor=actor,
         storage_dir=storage_dir,
+        defer_carrier=True,
     )
 
 
@@ -326,7 +327,7 @@ def cancel_return(session: Session, merchant_id: int, return_id: int, *, actor: 
         session, merchant_id, return_id, actor=actor, note="cancelled by the customer"
     )
     for parcel in shipments:
-        if parcel.status == "label_created":
+        if parcel.status in shipment_service.CANCELLABLE_STATUSES:
             shipment_service.cancel_shipment(session, merchant_id, parcel, actor=actor)
     return cancelled
 

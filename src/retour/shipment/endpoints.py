@@ -114,6 +114,16 @@ def track_now(shipment_id: ShipmentId, session: DbSession, caller: Writer) -> Sc
     return ScanOutcomeOut(**outcome.__dict__)
 
 
+@router.post("/shipments/{shipment_id}/label", response_model=ShipmentOut, responses=problems.responses(404))
+def buy_label(shipment_id: ShipmentId, session: DbSession, caller: Writer) -> ShipmentOut:
+    """Buy now the label of a parcel waiting for it (``label_pending``), or try again one the
+    carrier refused (``label_failed``, once the order's address is fixed). A refusal is answered
+    with the parcel still ``label_failed`` and its ``failure_reason``; 503 ``carrier_unavailable``
+    if the carrier does not answer. A parcel that has its label is answered as it is."""
+    service.buy_pending_label(session, caller.merchant_id, shipment_id, actor=caller.actor)
+    return _out(session, caller.merchant_id, shipment_id)
+
+
 @router.post("/shipments/{shipment_id}/pickup", response_model=ShipmentOut, responses=problems.responses(404, 409))
 def reschedule_pickup(shipment_id: ShipmentId, data: PickupIn, session: DbSession, caller: Writer) -> ShipmentOut:
     """Move a home pickup to another slot (a working day among the next ten). 409 ``not_a_pickup``

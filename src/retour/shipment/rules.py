@@ -20,8 +20,8 @@ QR_PREFIX = "RETOUR"
 # Methods for which a carrier label (with a tracking number) is bought or made.
 CARRIER_METHODS = ("prepaid_label", "drop_off", "home_pickup")
 # A parcel in one of these states has not left yet: it can be cancelled with its return.
-CANCELLABLE_STATUSES = ("label_created",)
-ACTIVE_STATUSES = ("label_created", "in_transit", "delivered", "received")
+CANCELLABLE_STATUSES = ("label_pending", "label_failed", "label_created")
+ACTIVE_STATUSES = ("label_pending", "label_created", "in_transit", "delivered", "received")
 # Parcels whose carrier is still worth asking where they are.
 TRACKED_STATUSES = ("label_created", "in_transit")
 POLL_INTERVAL_HOURS = 4

@@ -86,6 +86,7 @@ class ShipmentOut(BaseModel):
     pickup_slot: str | None
     store_code: str | None
     label_expires_at: datetime | None
+    failure_reason: str | None = None
     last_event_at: datetime | None
     created_at: datetime
     events: list[ShipmentEventOut]
@@ -139,6 +140,7 @@ def shipment_out(shipment: Shipment, events: list[ShipmentEvent]) -> ShipmentOut
         pickup_slot=shipment.pickup_slot,
         store_code=shipment.store_code,
         label_expires_at=clock.as_utc(shipment.label_expires_at) if shipment.label_expires_at else None,
+        failure_reason=shipment.failure_reason,
         last_event_at=clock.as_utc(shipment.last_event_at) if shipment.last_event_at else None,
         created_at=clock.as_utc(shipment.created_at),
         events=[event_out(event) for event in events],

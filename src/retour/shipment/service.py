@@ -31,6 +31,9 @@ from retour.shipment.rules import Address, PickupSlot, Store
 
 SUBJECT = "return_request"
 LABEL_CREATED = "shipment.label_created"
+LABEL_REQUESTED = "shipment.label_requested"
+CANCELLABLE_STATUSES = rules.CANCELLABLE_STATUSES
+LABEL_FAILED = "shipment.label_failed"
 CANCELLED = "shipment.cancelled"
 # A label is made only once the return is approved (a return under review waits for a person).
 LABEL_STATUSES = ("approved", "in_progress")
@@ -65,11 +68,14 @@ def create_shipment(
     store_code: str | None = None,
     actor: Actor,
     storage_dir: Path | None = None,
+    defer_carrier: bool = False,
 ) -> Shipment:
     """The next parcel of ``request``: checks the method's choices (``InvalidInput`` naming the
     field), has the carrier make the label, stores its PDF and records ``shipment.label_created``
     (audit event on the return, outbox message). ``Conflict`` (``return_not_approved``) unless the
-    return is approved or in progress; ``NotFound`` if it is not this shop's."""
+    return is approved or in progress; ``NotFound`` if it is not this shop's. With
+    ``defer_carrier``, a label a real carrier must sell is bought later by the worker: the parcel
+    is recorded as ``label_pending`` (``buy_pending_label``)."""
     if method not in SHIPMENT_METHODS:
         raise InvalidInput(f"unknown return method {method!r}", field="method", code="invalid_method")
     # Scoped re-read under lock: a return of another shop is not found, and two requests for the
@@ -102,32 +108,127 @@ def create_shipment(
         store_code = None
     order = order_service.get_order(session, merchant_id, request.order_id, tenders=False)
     parcel = len(repository.shipments_of_return(session, merchant_id, request.id)) + 1
-    label_request = _label_request(merchant, order, request, method, store_code, parcel, today)
-    carrier, label = _make_label(merchant, method, label_request)
-    relative = Path(str(merchant_id), "labels", rules.label_filename(request.number, parcel))
-    _write_atomically(_storage(storage_dir) / relative, label.pdf)
-    validity = policy_service.get_version(session, merchant_id, request.policy_version).document.defaults
+    settings = providers.settings_of(merchant.settings)
     shipment = Shipment(
         merchant_id=merchant_id,
         return_request_id=request.id,
         method=method,
-        carrier=carrier.name,
-        tracking_number=label.tracking_number,
-        status="label_created",
-        label_path=relative.as_posix(),
-        qr_payload=label.qr_payload,
+        carrier=settings.provider if method in rules.CARRIER_METHODS else "builtin",
+        status="label_pending",
         pickup_date=pickup_date,
         pickup_slot=pickup_slot,
         store_code=store_code,
-        label_expires_at=clock.now() + timedelta(days=validity.label_validity_days) if label.expires_on else None,
-        carrier_reference=label.carrier_reference,
     )
+    if defer_carrier and shipment.carrier != "builtin":
+        # The customer should not wait for (or be refused by) a carrier's API: the parcel is
+        # recorded now and the worker buys its label (outbox ``shipment.label_requested``).
+        session.add(shipment)
+        session.flush()
+        facts = {"shipment_id": shipment.id, "method": method, "carrier": shipment.carrier, "status": shipment.status}
+        audit_service.record(
+            session,
+            merchant_id=merchant_id,
+            subject_type=SUBJECT,
+            subject_id=request.id,
+            action=LABEL_REQUESTED,
+            actor=actor,
+            after=facts,
+        )
+        outbox.enqueue(
+            session,
+            merchant_id=merchant_id,
+            topic=LABEL_REQUESTED,
+            payload={"return_id": request.id, "rma_number": request.number, **facts},
+        )
+        return shipment
+    label_request = _label_request(merchant, order, request, method, store_code, parcel, today)
+    carrier, label = _make_label(merchant, method, label_request)
     session.add(shipment)
+    _record_label(session, merchant_id, request, shipment, carrier.name, label, parcel, actor, storage_dir)
+    return shipment
+
+
+def buy_pending_label(
+    session: Session, merchant_id: int, shipment_id: int, *, actor: Actor, storage_dir: Path | None = None
+) -> Shipment:
+    """Buy the label of a parcel recorded as ``label_pending`` (or ``label_failed``, to try again
+    once the order is fixed). A carrier's refusal is kept on the parcel (``label_failed`` with its
+    reason, ``shipment.label_failed`` told to the shop) rather than raised: it would only refuse
+    again. An unavailable carrier raises ``ServiceUnavailable`` (the outbox retries). Nothing
+    happens to a parcel that has its label, or was cancelled meanwhile."""
+    shipment = repository.get_shipment(session, merchant_id, shipment_id, lock=True)
+    if shipment is None:
+        raise NotFound("no such shipment")
+    if shipment.status not in ("label_pending", "label_failed"):
+        return shipment
+    request = return_service.get_return(session, merchant_id, shipment.return_request_id)
+    if request.status not in LABEL_STATUSES:
+        return shipment
+    merchant = merchant_service.get_merchant(session, merchant_id)
+    order = order_service.get_order(session, merchant_id, request.order_id, tenders=False)
+    parcels = [s.id for s in repository.shipments_of_return(session, merchant_id, request.id)]
+    parcel = parcels.index(shipment.id) + 1
+    label_request = _label_request(
+        merchant, order, request, shipment.method, shipment.store_code, parcel, clock.now().date()
+    )
+    try:
+        carrier, label = _make_label(merchant, shipment.method, label_request)
+    except Refused as refused:
+        before = shipment.status
+        shipment.status, shipment.failure_reason = "label_failed", refused.detail[:500]
+        shipment.updated_at = clock.now()
+        facts = {"shipment_id": shipment.id, "carrier": shipment.carrier, "reason": shipment.failure_reason}
+        audit_service.record(
+            session,
+            merchant_id=merchant_id,
+            subject_type=SUBJECT,
+            subject_id=request.id,
+            action=LABEL_FAILED,
+            actor=actor,
+            before={"shipment_id": shipment.id, "status": before},
+            after={**facts, "status": "label_failed"},
+        )
+        outbox.enqueue(
+            session,
+            merchant_id=merchant_id,
+            topic=LABEL_FAILED,
+            payload={"return_id": request.id, "rma_number": request.number, **facts},
+        )
+        return shipment
+    shipment.failure_reason = None
+    _record_label(session, merchant_id, request, shipment, carrier.name, label, parcel, actor, storage_dir)
+    return shipment
+
+
+def _record_label(
+    session: Session,
+    merchant_id: int,
+    request: ReturnRequest,
+    shipment: Shipment,
+    carrier: str,
+    label: carriers.LabelResult,
+    parcel: int,
+    actor: Actor,
+    storage_dir: Path | None,
+) -> None:
+    """Store the label's PDF and fill the parcel with what the carrier gave, then record
+    ``shipment.label_created`` (audit event on the return, outbox message)."""
+    relative = Path(str(merchant_id), "labels", rules.label_filename(request.number, parcel))
+    _write_atomically(_storage(storage_dir) / relative, label.pdf)
+    validity = policy_service.get_version(session, merchant_id, request.policy_version).document.defaults
+    shipment.carrier = carrier
+    shipment.tracking_number = label.tracking_number
+    shipment.status = "label_created"
+    shipment.label_path = relative.as_posix()
+    shipment.qr_payload = label.qr_payload
+    shipment.label_expires_at = clock.now() + timedelta(days=validity.label_validity_days) if label.expires_on else None
+    shipment.carrier_reference = label.carrier_reference
+    shipment.updated_at = clock.now()
     session.flush()
     facts = {
         "shipment_id": shipment.id,
-        "method": method,
-        "carrier": carrier.name,
+        "method": shipment.method,
+        "carrier": carrier,
         "tracking_number": label.tracking_number,
         "status": shipment.status,
     }
@@ -146,7 +247,6 @@ def create_shipment(
         topic=LABEL_CREATED,
         payload={"return_id": request.id, "rma_number": request.number, **facts},
     )
-    return shipment
 
 
 def _make_label(
@@ -284,6 +384,8 @@ def get_label_pdf(session: Session, merchant_id: int, shipment: Shipment, *, sto
     """The parcel's label; drawn again (same data, same bytes) and stored if the file is missing."""
     if shipment.merchant_id != merchant_id:
         raise NotFound("no such shipment")
+    if shipment.status in ("label_pending", "label_failed"):
+        raise NotFound("the label is not ready", code="label_not_ready")
     root = _storage(storage_dir)
     request = return_service.get_return(session, merchant_id, shipment.return_request_id)
     parcels = [parcel.id for parcel in repository.shipments_of_return(session, merchant_id, request.id)]

@@ -47,6 +47,23 @@ def create_label_after_approval(session: Session, message: Message) -> None:
         raise FinalError(refused.detail) from refused
 
 
+def buy_requested_label(session: Session, message: Message) -> None:
+    """A parcel recorded for the portal gets its label from the shop's carrier. Idempotent (a
+    parcel that has its label is left alone); a refusal is kept on the parcel, an outage retried."""
+    service.buy_pending_label(
+        session, message.merchant_id, int(message.payload["shipment_id"]), actor=Actor.system("Retour")
+    )
+
+
+def void_labels_of_cancelled_return(session: Session, message: Message) -> None:
+    """A return cancelled from the back-office or the API voids its parcels that have not left,
+    as the portal's cancel does (a label bought later would otherwise still be used)."""
+    return_id = int(message.payload["return_id"])
+    for parcel in service.list_shipments(session, message.merchant_id, return_id):
+        if parcel.status in service.CANCELLABLE_STATUSES:
+            service.cancel_shipment(session, message.merchant_id, parcel, actor=Actor.system("Retour"))
+
+
 def process_carrier_webhook(session: Session, message: Message) -> None:
     """A stored carrier webhook is read: its scans move their parcels. Idempotent (a processed
     webhook is skipped)."""
