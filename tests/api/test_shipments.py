@@ -255,3 +255,20 @@ def test_a_refused_label_is_bought_again_through_the_api(
     again = client.post(f"/api/v1/shipments/{shipment_id}/label", headers=shop["headers"])
     assert again.json() == bought.json()
     assert fake.labels == 1
+
+
+def test_an_oversized_webhook_is_refused_unread_and_unstored(
+    client: TestClient, shop: dict[str, Any], engine: Engine, fake: FakeCarrier
+) -> None:
+    client.put(
+        "/api/v1/settings/carrier",
+        json={"provider": "easypost", "api_key": "EZ_test", "webhook_secret": SECRET},
+        headers=shop["headers"],
+    )
+    body = b'{"id": "evt_big", "pad": "' + b"x" * (300 * 1024) + b'"}'
+    signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    refused = client.post(
+        f"/webhooks/carriers/easypost/{shop['slug']}", content=body, headers={"X-Fake-Signature": signature}
+    )
+    assert (refused.status_code, refused.json()["code"]) == (413, "payload_too_large")
+    assert _count(engine, InboundWebhook) == 0

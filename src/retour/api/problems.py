@@ -46,6 +46,7 @@ _DESCRIPTIONS = {
     403: "The API key lacks the scope (`insufficient_scope`)",
     404: "Not found, or another shop's (`not_found`)",
     409: "The current state forbids it, or a concurrent change won (`invalid_transition`, `conflict`...)",
+    413: "The body is larger than this route accepts (`payload_too_large`)",
     422: "Invalid input (`validation_error`, with `errors`), or refused by the policy (`line_not_returnable`...)",
     503: "The database is unavailable (`database_unavailable`)",
 }

@@ -68,6 +68,12 @@ class Forbidden(RetourError):
     title = "Forbidden"
 
 
+class PayloadTooLarge(RetourError):
+    status = 413
+    code = "payload_too_large"
+    title = "Payload too large"
+
+
 class TooManyRequests(RetourError):
     status = 429
     code = "rate_limited"

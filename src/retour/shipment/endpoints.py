@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from retour.api import problems
 from retour.api.deps import DbSession, Reader, Writer
 from retour.kit.db import unit_of_work
-from retour.kit.errors import ServiceUnavailable
+from retour.kit.errors import PayloadTooLarge, ServiceUnavailable
 from retour.merchant import service as merchant_service
 from retour.return_request import service as return_service
 from retour.shipment import service, tracking
@@ -177,7 +177,7 @@ def put_carrier(data: CarrierSettingsIn, session: DbSession, caller: Writer) -> 
     WEBHOOK_PATH,
     status_code=202,
     response_model=WebhookAcceptedOut,
-    responses=problems.responses(400, 401, 404, 422, 503),
+    responses=problems.responses(400, 401, 404, 413, 422, 503),
 )
 async def carrier_webhook(
     provider: Annotated[str, Path(pattern=r"^(shippo|easypost)$")],
@@ -189,12 +189,28 @@ async def carrier_webhook(
     ``webhook_signature_invalid``), stored, answered 202; the worker then applies its scans. A
     delivery sent again is answered 200 with ``duplicate: true`` and stored once. Shippo has no
     signature: its webhook URL carries ``?token=<webhook secret>``."""
-    body = await request.body()
+    body = await _bounded_body(request)
     headers = dict(request.headers)
     token = request.query_params.get("token")
     if token is not None:
         headers["x-retour-token"] = token
     return await run_in_threadpool(_store_webhook, request, provider, shop_slug, headers, body, response)
+
+
+# A tracking webhook is a few kilobytes; anything far larger is not one (and is never stored).
+MAX_WEBHOOK_BYTES = 256 * 1024
+
+
+async def _bounded_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
+        raise PayloadTooLarge(f"a webhook body is at most {MAX_WEBHOOK_BYTES} bytes", code="payload_too_large")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_WEBHOOK_BYTES:
+            raise PayloadTooLarge(f"a webhook body is at most {MAX_WEBHOOK_BYTES} bytes", code="payload_too_large")
+    return bytes(body)
 
 
 def _store_webhook(
