@@ -28,6 +28,23 @@ def answer(carrier: str, name: str, status: int = 200) -> httpx.Response:
     return httpx.Response(status, json=recording(carrier, name))
 
 
+def pdf_file() -> httpx.Response:
+    return httpx.Response(200, content=PDF, headers={"content-type": "application/pdf"})
+
+
+def in_turn(*results: httpx.Response | Exception) -> Callable[[httpx.Request], httpx.Response]:
+    """A route that answers ``results`` one call after the other (the last one to any later call)."""
+    remaining = list(results)
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        result = remaining.pop(0) if len(remaining) > 1 else remaining[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    return handle
+
+
 class FakeApi:
     def __init__(self, routes: dict[tuple[str, str], Answer]) -> None:
         self.routes = routes
@@ -55,3 +72,7 @@ class FakeApi:
 
     def calls(self) -> list[tuple[str, str]]:
         return [(request.method, str(request.url.copy_with(query=None))) for request in self.requests]
+
+    def count(self, method: str, url: str) -> int:
+        """How many requests were sent to ``method url``."""
+        return self.calls().count((method, url))

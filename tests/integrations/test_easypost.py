@@ -20,6 +20,7 @@ from retour.shipment.carriers import (
     CarrierAdapter,
     CarrierFinalError,
     CarrierRetryableError,
+    LabelPurchased,
     LabelRequest,
     LabelResult,
     Rate,
@@ -27,13 +28,14 @@ from retour.shipment.carriers import (
     WebhookRejected,
 )
 from retour.shipment.rules import Address
-from tests.integrations.recorded import PDF, FakeApi, answer, recorded_bytes
+from tests.integrations.recorded import PDF, Answer, FakeApi, answer, in_turn, pdf_file, recorded_bytes, recording
 
 API = "https://api.easypost.com/v2"
 SHIPMENTS = f"{API}/shipments"
 BUY = f"{API}/shipments/shp_9af92e0bdd6a428f8aba267686ab9cae/buy"
 TRACKERS = f"{API}/trackers"
 LABEL = "https://easypost-files.s3.us-west-2.amazonaws.com/files/postage_label/20300107/e8e1f2a9ba7b4d5b8b1c0a6f2f3d7c91.pdf"
+SHIPMENT_ID = "shp_9af92e0bdd6a428f8aba267686ab9cae"
 KEY = "EZTK4b1d0c9e8f7a6b5c4d3e2f1a0b9c8d"
 SECRET = "A1B2C3-retour"
 
@@ -71,18 +73,19 @@ def label_request(weight_grams: int = 850) -> LabelRequest:
     )
 
 
-def purchase_api(bought: httpx.Response | None = None) -> FakeApi:
+def purchase_api(bought: httpx.Response | None = None, label: Answer | None = None) -> FakeApi:
     return FakeApi(
         {
             ("POST", SHIPMENTS): answer("easypost", "shipment_created", 201),
             ("POST", BUY): bought or answer("easypost", "shipment_bought"),
-            ("GET", LABEL): httpx.Response(200, content=PDF, headers={"content-type": "application/pdf"}),
+            ("GET", LABEL): pdf_file() if label is None else label,
         }
     )
 
 
 def easypost(api: FakeApi, **options: Any) -> EasyPostCarrier:
-    return EasyPostCarrier(KEY, client=api.client, **options)
+    # No pause between the download attempts of a bought label: the tests stay fast.
+    return EasyPostCarrier(KEY, client=api.client, **{"download_pause": 0.0, **options})
 
 
 # Rates and labels
@@ -139,7 +142,9 @@ def test_a_label_is_bought_at_the_cheapest_rate_and_its_pdf_downloaded() -> None
         qr_payload="RETOUR;RMA=R-000042;TRK=9400100105442285876350",
         pdf=PDF,
         expires_on=date(2030, 2, 6),
-        carrier_reference="shp_9af92e0bdd6a428f8aba267686ab9cae",
+        carrier_reference=SHIPMENT_ID,
+        label_url=LABEL,
+        tracking_carrier="USPS",
     )
     assert api.sent("POST", BUY) == {"rate": {"id": "rate_b936eae682e543b1a6550ea120e81a3e"}}
     assert api.calls() == [("POST", SHIPMENTS), ("POST", BUY), ("GET", LABEL)]
@@ -174,23 +179,123 @@ def test_no_rate_is_final_and_says_why() -> None:
     )
 
 
-def test_a_label_bought_without_a_pdf_is_final_not_bought_again() -> None:
-    bought = answer("easypost", "shipment_bought").json()
+# A label bought is paid for: once /buy answered, nothing may have it bought again.
+
+
+def purchased(api: FakeApi) -> LabelPurchased:
+    with pytest.raises(LabelPurchased) as bought:
+        easypost(api).create_label(label_request())
+    # Neither retryable nor final: either would have the caller buy the label again.
+    assert not isinstance(bought.value, CarrierRetryableError | CarrierFinalError)
+    assert api.count("POST", BUY) == 1
+    return bought.value
+
+
+def test_a_label_bought_without_a_pdf_is_recorded_not_bought_again() -> None:
+    bought = recording("easypost", "shipment_bought")
     bought["postage_label"]["label_pdf_url"] = None
     api = purchase_api(bought=httpx.Response(200, json=bought))
-    with pytest.raises(CarrierFinalError) as refused:
-        easypost(api).create_label(label_request())
-    assert (
-        str(refused.value) == "easypost: shipment shp_9af92e0bdd6a428f8aba267686ab9cae was bought without a PDF label"
+    label = purchased(api)
+    assert (label.tracking_number, label.carrier_reference, label.label_url, label.tracking_carrier) == (
+        "9400100105442285876350",
+        SHIPMENT_ID,
+        None,
+        "USPS",
     )
+    assert str(label) == f"easypost: label {SHIPMENT_ID} was bought, but the carrier gave no PDF file for it"
+    assert api.calls() == [("POST", SHIPMENTS), ("POST", BUY)]
 
 
-def test_a_label_that_does_not_download_is_retryable() -> None:
-    api = purchase_api()
-    api.routes[("GET", LABEL)] = httpx.ReadTimeout("timed out")
-    with pytest.raises(CarrierRetryableError) as failed:
-        easypost(api).create_label(label_request())
-    assert str(failed.value) == "easypost: the label file did not download (ReadTimeout)"
+def test_a_label_whose_file_fails_three_times_is_bought_not_bought_again() -> None:
+    api = purchase_api(
+        label=in_turn(httpx.ReadTimeout("timed out"), httpx.Response(500), httpx.ConnectError("connection reset"))
+    )
+    label = purchased(api)
+    assert (label.tracking_number, label.carrier_reference, label.label_url, label.tracking_carrier) == (
+        "9400100105442285876350",
+        SHIPMENT_ID,
+        LABEL,
+        "USPS",
+    )
+    assert str(label) == (
+        f"easypost: label {SHIPMENT_ID} was bought, but its file could not be had in 3 attempts "
+        "(last: easypost: the label file did not download (ConnectError))"
+    )
+    assert api.calls() == [("POST", SHIPMENTS), ("POST", BUY), ("GET", LABEL), ("GET", LABEL), ("GET", LABEL)]
+    assert all("Authorization" not in request.headers for request in api.requests[2:])
+
+
+@pytest.mark.parametrize(
+    ("label", "last"),
+    [
+        (httpx.Response(404, text="NoSuchKey"), "easypost: the label file did not download (HTTP 404)"),
+        (httpx.Response(200, content=b"\x89PNG\r\n"), "easypost: the label file is not a PDF"),
+        (httpx.DecodingError("incorrect header check"), "easypost: the label file did not download (DecodingError)"),
+    ],
+)
+def test_a_label_whose_file_is_refused_or_is_not_a_pdf_is_bought_too(
+    label: httpx.Response | Exception, last: str
+) -> None:
+    api = purchase_api(label=label)
+    bought = purchased(api)
+    assert (bought.tracking_number, bought.label_url) == ("9400100105442285876350", LABEL)
+    assert str(bought).endswith(f"could not be had in 3 attempts (last: {last})")
+    assert api.count("GET", LABEL) == 3
+
+
+def test_a_label_whose_file_fails_once_is_fetched_again() -> None:
+    api = purchase_api(label=in_turn(httpx.Response(503, text="Slow Down"), pdf_file()))
+    label = easypost(api).create_label(label_request())
+    assert (label.pdf, label.tracking_number, label.label_url, label.tracking_carrier) == (
+        PDF,
+        "9400100105442285876350",
+        LABEL,
+        "USPS",
+    )
+    assert api.calls() == [("POST", SHIPMENTS), ("POST", BUY), ("GET", LABEL), ("GET", LABEL)]
+
+
+def test_the_tracking_carrier_is_the_rate_bought_when_the_answer_names_none() -> None:
+    bought = recording("easypost", "shipment_bought")
+    del bought["selected_rate"]
+    label = easypost(purchase_api(bought=httpx.Response(200, json=bought))).create_label(label_request())
+    assert label.tracking_carrier == "USPS"
+
+
+# A label's file fetched again
+
+
+def test_a_label_file_is_downloaded_again_without_the_api_key() -> None:
+    api = FakeApi({("GET", LABEL): pdf_file()})
+    assert easypost(api).download_label(LABEL) == PDF
+    (request,) = api.requests
+    assert "Authorization" not in request.headers
+    assert request.extensions["timeout"] == {"connect": 10, "read": 10, "write": 10, "pool": 10}
+
+
+@pytest.mark.parametrize(
+    ("result", "error", "message"),
+    [
+        (httpx.Response(404), CarrierFinalError, "easypost: the label file did not download (HTTP 404)"),
+        (httpx.Response(410), CarrierFinalError, "easypost: the label file did not download (HTTP 410)"),
+        (httpx.Response(200, text="<html></html>"), CarrierFinalError, "easypost: the label file is not a PDF"),
+        (httpx.Response(500), CarrierRetryableError, "easypost: the label file did not download (HTTP 500)"),
+        (httpx.Response(408), CarrierRetryableError, "easypost: the label file did not download (HTTP 408)"),
+        (
+            httpx.ConnectError("connection refused"),
+            CarrierRetryableError,
+            "easypost: the label file did not download (ConnectError)",
+        ),
+    ],
+)
+def test_a_label_file_that_cannot_be_downloaded_again_says_whether_to_retry(
+    result: httpx.Response | Exception, error: type[Exception], message: str
+) -> None:
+    api = FakeApi({("GET", LABEL): result})
+    with pytest.raises(error) as failed:
+        easypost(api).download_label(LABEL)
+    assert (type(failed.value), str(failed.value)) == (error, message)
+    assert len(api.requests) == 1
 
 
 # Failures of the API itself
@@ -312,6 +417,14 @@ def test_tracking_maps_statuses_oldest_first_in_utc() -> None:
     )
     assert events == easypost(api).track("EZ4000000004")  # same ids when polled again
     assert len({event.external_id for event in events}) == 4
+
+
+def test_tracking_finds_the_tracker_by_its_code_whatever_the_labels_carrier() -> None:
+    api = FakeApi({("POST", TRACKERS): answer("easypost", "tracker")})
+    events = easypost(api).track("EZ4000000004", tracking_carrier="USPS")
+    assert api.sent("POST", TRACKERS) == {"tracker": {"tracking_code": "EZ4000000004"}}
+    assert events == easypost(api).track("EZ4000000004")
+    assert len(events) == 4
 
 
 # Webhooks

@@ -12,12 +12,13 @@ import httpx
 import pytest
 
 from retour.integrations.http import Parcel
-from retour.integrations.shippo import ShippoCarrier, error_text
+from retour.integrations.shippo import ShippoCarrier, carrier_token, error_text
 from retour.kit import clock
 from retour.shipment.carriers import (
     CarrierAdapter,
     CarrierFinalError,
     CarrierRetryableError,
+    LabelPurchased,
     LabelRequest,
     LabelResult,
     Rate,
@@ -25,12 +26,15 @@ from retour.shipment.carriers import (
     WebhookRejected,
 )
 from retour.shipment.rules import Address
-from tests.integrations.recorded import PDF, FakeApi, answer, recorded_bytes
+from tests.integrations.recorded import PDF, Answer, FakeApi, answer, in_turn, pdf_file, recorded_bytes, recording
 
 API = "https://api.goshippo.com"
 SHIPMENTS = f"{API}/shipments/"
 TRANSACTIONS = f"{API}/transactions/"
 LABEL = "https://shippo-delivery-east.s3.amazonaws.com/70ae8117ee1749e393f249d5b77c45e0.pdf"
+# The signed link as Shippo gives it (``LABEL`` with its query).
+LABEL_URL = f"{LABEL}?Signature=vDw1ltcyGveVR1OQoUDdzC43BY8%3D&Expires=1437093830&AWSAccessKeyId=AKIAJTHP3LLFMYAWALIA"
+TRANSACTION_ID = "915d94940ea54c3a80cbfa328722f5a1"
 KEY = "shippo_test_5f1c0d9e8b7a6"
 SECRET = "whk-7Jd2-kq9"
 
@@ -67,18 +71,24 @@ def label_request(weight_grams: int = 850) -> LabelRequest:
     )
 
 
-def purchase_api(transaction: str = "transaction_success", label: httpx.Response | None = None) -> FakeApi:
+def purchase_api(
+    transaction: str = "transaction_success",
+    label: Answer | None = None,
+    *,
+    bought: httpx.Response | None = None,
+) -> FakeApi:
     return FakeApi(
         {
             ("POST", SHIPMENTS): answer("shippo", "shipment_created", 201),
-            ("POST", TRANSACTIONS): answer("shippo", transaction, 201),
-            ("GET", LABEL): label or httpx.Response(200, content=PDF, headers={"content-type": "application/pdf"}),
+            ("POST", TRANSACTIONS): bought or answer("shippo", transaction, 201),
+            ("GET", LABEL): pdf_file() if label is None else label,
         }
     )
 
 
 def shippo(api: FakeApi, **options: Any) -> ShippoCarrier:
-    return ShippoCarrier(KEY, client=api.client, **options)
+    # No pause between the download attempts of a bought label: the tests stay fast.
+    return ShippoCarrier(KEY, client=api.client, **{"download_pause": 0.0, **options})
 
 
 # Rates and labels
@@ -139,7 +149,9 @@ def test_a_label_is_bought_at_the_cheapest_rate_and_its_pdf_downloaded() -> None
         qr_payload="RETOUR;RMA=R-000042;TRK=6A12345678901",
         pdf=PDF,
         expires_on=date(2030, 2, 6),
-        carrier_reference="915d94940ea54c3a80cbfa328722f5a1",
+        carrier_reference=TRANSACTION_ID,
+        label_url=LABEL_URL,
+        tracking_carrier="colissimo",
     )
     assert api.sent("POST", TRANSACTIONS) == {
         "rate": "adcfdddf8ec64b84ad22772bce3ea37a",
@@ -156,8 +168,44 @@ def test_a_label_is_bought_at_the_cheapest_rate_and_its_pdf_downloaded() -> None
 
 def test_the_preferred_service_is_bought_even_when_dearer() -> None:
     api = purchase_api()
-    shippo(api, preferred_service="UPS_STANDARD").create_label(label_request())
+    label = shippo(api, preferred_service="UPS_STANDARD").create_label(label_request())
     assert api.sent("POST", TRANSACTIONS)["rate"] == "0d64fd488c1444cf9bc16f858703e28f"
+    # The parcel travels with UPS, whatever carrier the adapter tracks by default.
+    assert label.tracking_carrier == "ups"
+
+
+@pytest.mark.parametrize(
+    ("service", "tracking_carrier"),
+    [("colissimo_home", "colissimo"), ("ups_standard", "ups"), ("chronopost_chrono_13", "chronopost")],
+)
+def test_the_label_names_the_carrier_of_the_rate_bought(service: str, tracking_carrier: str) -> None:
+    api = purchase_api()
+    label = shippo(api, preferred_service=service, tracking_carrier="dhl_express").create_label(label_request())
+    assert label.tracking_carrier == tracking_carrier
+
+
+@pytest.mark.parametrize(
+    ("provider", "token"),
+    [
+        ("USPS", "usps"),
+        ("UPS", "ups"),
+        ("FedEx", "fedex"),
+        ("Colissimo", "colissimo"),
+        ("Chronopost", "chronopost"),
+        ("DHL Express", "dhl_express"),
+        ("DHL eCommerce", "dhl_ecommerce"),
+        ("Canada Post", "canada_post"),
+        ("La Poste", "la_poste"),
+        ("Mondial Relay", "mondial_relay"),
+        ("  Royal  Mail ", "royal_mail"),
+        ("Evri UK", "hermes_uk"),
+        ("NZ Post", "new_zealand_post"),
+        ("Correos España", "correos_espana"),
+        ("", None),
+    ],
+)
+def test_a_providers_display_name_gives_its_shippo_token(provider: str, token: str | None) -> None:
+    assert carrier_token(provider) == token
 
 
 def test_a_preferred_service_not_offered_is_final_and_buys_nothing() -> None:
@@ -191,11 +239,182 @@ def test_no_rate_is_final_and_says_why() -> None:
     )
 
 
-def test_a_label_that_does_not_download_is_retryable() -> None:
-    api = purchase_api(label=httpx.Response(403, text="<Error><Code>AccessDenied</Code></Error>"))
+# A label bought is paid for: once the transaction succeeded, nothing may have it bought again.
+
+
+def purchased(api: FakeApi, **options: Any) -> LabelPurchased:
+    with pytest.raises(LabelPurchased) as bought:
+        shippo(api, **options).create_label(label_request())
+    # Neither retryable nor final: either would have the caller buy the label again.
+    assert not isinstance(bought.value, CarrierRetryableError | CarrierFinalError)
+    assert api.count("POST", TRANSACTIONS) == 1
+    return bought.value
+
+
+def test_a_label_whose_file_fails_three_times_is_bought_not_bought_again() -> None:
+    api = purchase_api(
+        label=in_turn(
+            httpx.Response(500, text="Internal Error"),
+            httpx.ReadTimeout("timed out"),
+            httpx.Response(503, text="Slow Down"),
+        )
+    )
+    bought = purchased(api, preferred_service="ups_standard")
+    assert (bought.tracking_number, bought.carrier_reference, bought.label_url, bought.tracking_carrier) == (
+        "6A12345678901",
+        TRANSACTION_ID,
+        LABEL_URL,
+        "ups",
+    )
+    assert str(bought) == (
+        f"shippo: label {TRANSACTION_ID} was bought, but its file could not be had in 3 attempts "
+        "(last: shippo: the label file did not download (HTTP 503))"
+    )
+    assert isinstance(bought.__cause__, CarrierRetryableError)
+    assert api.calls() == [("POST", SHIPMENTS), ("POST", TRANSACTIONS), ("GET", LABEL), ("GET", LABEL), ("GET", LABEL)]
+    assert all("Authorization" not in request.headers for request in api.requests[2:])
+
+
+@pytest.mark.parametrize(
+    ("label", "last"),
+    [
+        (
+            httpx.Response(403, text="<Error><Code>AccessDenied</Code></Error>"),
+            "shippo: the label file did not download (HTTP 403)",
+        ),
+        (
+            httpx.Response(404, text="<Error><Code>NoSuchKey</Code></Error>"),
+            "shippo: the label file did not download (HTTP 404)",
+        ),
+        (httpx.Response(200, text="<html>not a label</html>"), "shippo: the label file is not a PDF"),
+        (httpx.ConnectError("connection refused"), "shippo: the label file did not download (ConnectError)"),
+        (
+            httpx.TooManyRedirects("Exceeded maximum allowed redirects."),
+            "shippo: the label file did not download (TooManyRedirects)",
+        ),
+    ],
+)
+def test_a_label_whose_file_is_refused_or_is_not_a_pdf_is_bought_too(
+    label: httpx.Response | Exception, last: str
+) -> None:
+    api = purchase_api(label=label)
+    bought = purchased(api)
+    assert (bought.tracking_number, bought.carrier_reference, bought.label_url, bought.tracking_carrier) == (
+        "6A12345678901",
+        TRANSACTION_ID,
+        LABEL_URL,
+        "colissimo",
+    )
+    assert str(bought).endswith(f"could not be had in 3 attempts (last: {last})")
+    assert api.count("GET", LABEL) == 3
+
+
+def test_a_successful_transaction_without_a_label_url_is_bought_without_a_file() -> None:
+    transaction = recording("shippo", "transaction_success")
+    transaction["label_url"] = ""
+    api = purchase_api(bought=httpx.Response(201, json=transaction))
+    bought = purchased(api)
+    assert (bought.tracking_number, bought.carrier_reference, bought.label_url, bought.tracking_carrier) == (
+        "6A12345678901",
+        TRANSACTION_ID,
+        None,
+        "colissimo",
+    )
+    assert str(bought) == f"shippo: label {TRANSACTION_ID} was bought, but the carrier gave no PDF file for it"
+    assert api.calls() == [("POST", SHIPMENTS), ("POST", TRANSACTIONS)]
+
+
+def test_a_label_whose_file_fails_once_is_fetched_again() -> None:
+    api = purchase_api(label=in_turn(httpx.Response(502, text="Bad Gateway"), pdf_file()))
+    label = shippo(api, preferred_service="chronopost_chrono_13").create_label(label_request())
+    assert (label.pdf, label.tracking_number, label.label_url, label.tracking_carrier) == (
+        PDF,
+        "6A12345678901",
+        LABEL_URL,
+        "chronopost",
+    )
+    assert api.calls() == [("POST", SHIPMENTS), ("POST", TRANSACTIONS), ("GET", LABEL), ("GET", LABEL)]
+
+
+def test_the_download_attempts_pause_a_little_longer_each_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    pauses: list[float] = []
+    monkeypatch.setattr("retour.integrations.http.time.sleep", pauses.append)
+    purchased(purchase_api(label=httpx.Response(500)), download_pause=0.25)
+    assert pauses == [0.25, 0.5]
+    pauses.clear()
+    shippo(purchase_api(), download_pause=0.25).create_label(label_request())
+    assert pauses == []
+
+
+def test_a_transaction_not_done_yet_is_retryable() -> None:
+    transaction = recording("shippo", "transaction_success")
+    transaction["status"] = "QUEUED"
+    api = purchase_api(bought=httpx.Response(201, json=transaction))
     with pytest.raises(CarrierRetryableError) as failed:
         shippo(api).create_label(label_request())
-    assert str(failed.value) == "shippo: the label file did not download (HTTP 403)"
+    assert str(failed.value) == "shippo: the label is not ready (transaction status 'QUEUED')"
+    assert ("GET", LABEL) not in api.calls()
+
+
+# A label's file fetched again
+
+
+def test_a_label_file_is_downloaded_again_without_the_api_token() -> None:
+    api = FakeApi({("GET", LABEL): pdf_file()})
+    assert shippo(api, timeout=4).download_label(LABEL_URL) == PDF
+    (request,) = api.requests
+    assert str(request.url) == LABEL_URL
+    assert "Authorization" not in request.headers
+    assert request.extensions["timeout"] == {"connect": 4, "read": 4, "write": 4, "pool": 4}
+
+
+@pytest.mark.parametrize(
+    ("result", "error", "message"),
+    [
+        (
+            httpx.Response(404, text="NoSuchKey"),
+            CarrierFinalError,
+            "shippo: the label file did not download (HTTP 404)",
+        ),
+        (
+            httpx.Response(403, text="Request has expired"),
+            CarrierFinalError,
+            "shippo: the label file did not download (HTTP 403)",
+        ),
+        (httpx.Response(200, text="%PD"), CarrierFinalError, "shippo: the label file is not a PDF"),
+        (
+            httpx.Response(500, text="InternalError"),
+            CarrierRetryableError,
+            "shippo: the label file did not download (HTTP 500)",
+        ),
+        (
+            httpx.Response(429, text="SlowDown"),
+            CarrierRetryableError,
+            "shippo: the label file did not download (HTTP 429)",
+        ),
+        (
+            httpx.ReadTimeout("timed out"),
+            CarrierRetryableError,
+            "shippo: the label file did not download (ReadTimeout)",
+        ),
+    ],
+)
+def test_a_label_file_that_cannot_be_downloaded_again_says_whether_to_retry(
+    result: httpx.Response | Exception, error: type[Exception], message: str
+) -> None:
+    api = FakeApi({("GET", LABEL): result})
+    with pytest.raises(error) as failed:
+        shippo(api).download_label(LABEL_URL)
+    assert (type(failed.value), str(failed.value)) == (error, message)
+    assert len(api.requests) == 1
+
+
+def test_no_label_url_is_final() -> None:
+    api = FakeApi({})
+    with pytest.raises(CarrierFinalError) as failed:
+        shippo(api).download_label("")
+    assert str(failed.value) == "shippo: no label file to download"
+    assert api.requests == []
 
 
 # Failures of the API itself
@@ -340,6 +559,37 @@ def test_tracking_names_the_carrier_or_uses_the_default_one() -> None:
     assert api.calls() == [
         ("GET", f"{API}/tracks/chronopost/XY123456789FR"),
         ("GET", f"{API}/tracks/ups/1Z999AA10123456784"),
+        ("GET", TRACK),
+    ]
+
+
+def test_tracking_uses_the_carrier_the_label_was_bought_from() -> None:
+    api = purchase_api()
+    api.routes[("GET", f"{API}/tracks/ups/6A12345678901")] = answer("shippo", "track")
+    adapter = shippo(api, preferred_service="ups_standard")
+    label = adapter.create_label(label_request())
+    assert label.tracking_number is not None
+    events = adapter.track(label.tracking_number, tracking_carrier=label.tracking_carrier)
+    assert api.calls()[-1] == ("GET", f"{API}/tracks/ups/6A12345678901")
+    assert [event.status for event in events] == ["pre_transit", "in_transit", "in_transit", "delivered"]
+
+
+def test_the_labels_tracking_carrier_wins_over_the_number_prefix_and_the_default() -> None:
+    api = FakeApi(
+        {
+            ("GET", f"{API}/tracks/dhl_express/1234567890"): answer("shippo", "track"),
+            ("GET", TRACK): answer("shippo", "track"),
+        }
+    )
+    adapter = shippo(api, tracking_carrier="usps")
+    adapter.track("1234567890", tracking_carrier="dhl_express")
+    adapter.track("chronopost:1234567890", tracking_carrier="dhl_express")
+    shippo(api).track("6A12345678901", tracking_carrier=None)
+    shippo(api).track("6A12345678901", tracking_carrier="")
+    assert api.calls() == [
+        ("GET", f"{API}/tracks/dhl_express/1234567890"),
+        ("GET", f"{API}/tracks/dhl_express/1234567890"),
+        ("GET", TRACK),
         ("GET", TRACK),
     ]
 

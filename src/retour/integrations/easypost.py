@@ -8,8 +8,15 @@ and swaps them itself. ``is_return=False`` buys an ordinary label from the custo
 Units. EasyPost measures in inches and ounces: the parcel's centimetres and grams are converted
 and rounded *up* to the tenth (declaring a parcel lighter than it is gets it surcharged).
 
+Labels are paid for once ``/buy`` answers: if the PDF then does not download (three attempts) or
+EasyPost gave none, ``create_label`` raises ``LabelPurchased`` (never an error that would buy it
+again) and ``download_label`` fetches it later from ``LabelResult.label_url``.
+
 Tracking. ``track`` registers (or finds: EasyPost returns the existing tracker for a number it
-already follows) a tracker with ``POST /trackers``; the carrier is detected by EasyPost.
+already follows, and buying a label made one) a tracker with ``POST /trackers``; the carrier is
+detected by EasyPost. A label's ``tracking_carrier`` (the carrier of the rate bought, ``USPS``) is
+kept for people but not sent: the tracker of a bought label already knows its carrier, and a
+carrier name EasyPost's tracker did not accept would turn tracking into an error.
 
 Webhooks. EasyPost signs each event with the webhook's secret: header ``X-Hmac-Signature:
 hmac-sha256-hex=<hex HMAC-SHA256 of the raw body>``, the secret NFKD-normalised and UTF-8 encoded
@@ -31,6 +38,7 @@ import httpx
 
 from retour.integrations.http import (
     DEFAULT_TIMEOUT_SECONDS,
+    LABEL_DOWNLOAD_PAUSE_SECONDS,
     Parcel,
     amount_minor,
     as_dict,
@@ -38,6 +46,7 @@ from retour.integrations.http import (
     call_json,
     cheapest_first,
     choose_rate,
+    download_bought_label,
     download_pdf,
     header,
     parse_instant,
@@ -94,6 +103,7 @@ class EasyPostCarrier:
         parcel: Parcel = Parcel(),
         preferred_service: str | None = None,
         is_return: bool = True,
+        download_pause: float = LABEL_DOWNLOAD_PAUSE_SECONDS,
     ) -> None:
         self._client = client or shared_client()
         self._base_url = base_url.rstrip("/")
@@ -101,6 +111,7 @@ class EasyPostCarrier:
         self._parcel = parcel
         self._preferred_service = preferred_service
         self._is_return = is_return
+        self._download_pause = download_pause
         self._auth = httpx.BasicAuth(api_key, "")
 
     # Labels and rates
@@ -109,24 +120,41 @@ class EasyPostCarrier:
         return _rates(self._create_shipment(request))
 
     def create_label(self, request: LabelRequest) -> LabelResult:
-        """Buys the label of the preferred service (else the cheapest) and downloads its PDF."""
+        """Buys the label of the preferred service (else the cheapest) and downloads its PDF. Once
+        bought, a PDF that cannot be had raises ``LabelPurchased``."""
         shipment = self._create_shipment(request)
         rate = choose_rate(_rates(shipment), self._preferred_service, carrier=self.name)
         bought = as_dict(self._call("POST", f"/shipments/{shipment['id']}/buy", {"rate": {"id": rate.rate_id}}))
-        label_url = as_dict(bought.get("postage_label")).get("label_pdf_url")
-        if not isinstance(label_url, str) or not label_url:
-            # Bought, but without a PDF: retrying would buy a second label.
-            raise CarrierFinalError(f"easypost: shipment {shipment['id']} was bought without a PDF label")
-        pdf = download_pdf(self._client, label_url, carrier=self.name, timeout=self._timeout)
+        # Bought (and paid for) from here on.
         tracking = bought.get("tracking_code")
         tracking_number = str(tracking) if tracking else None
+        label_url = as_dict(bought.get("postage_label")).get("label_pdf_url")
+        url = label_url if isinstance(label_url, str) and label_url else None
+        reference = str(shipment["id"])
+        tracking_carrier = str(as_dict(bought.get("selected_rate")).get("carrier") or rate.carrier) or None
+        pdf = download_bought_label(
+            self._client,
+            url,
+            carrier=self.name,
+            timeout=self._timeout,
+            pause=self._download_pause,
+            tracking_number=tracking_number,
+            carrier_reference=reference,
+            tracking_carrier=tracking_carrier,
+        )
         return LabelResult(
             tracking_number=tracking_number,
             qr_payload=rules.qr_payload(request.rma_number, tracking_number),
             pdf=pdf,
             expires_on=request.today + timedelta(days=rules.LABEL_VALIDITY_DAYS),
-            carrier_reference=str(shipment["id"]),
+            carrier_reference=reference,
+            label_url=url,
+            tracking_carrier=tracking_carrier,
         )
+
+    def download_label(self, url: str) -> bytes:
+        """The PDF behind a label's ``label_url`` (fetched without the API key)."""
+        return download_pdf(self._client, url, carrier=self.name, timeout=self._timeout)
 
     def _create_shipment(self, request: LabelRequest) -> dict[str, Any]:
         customer, shop = _address(request.sender), _address(request.recipient)
@@ -154,7 +182,9 @@ class EasyPostCarrier:
 
     # Tracking
 
-    def track(self, tracking_number: str) -> list[TrackingEvent]:
+    def track(self, tracking_number: str, *, tracking_carrier: str | None = None) -> list[TrackingEvent]:
+        """The parcel's events. ``tracking_carrier`` is not needed: EasyPost finds the tracker by
+        its code (see the module's note)."""
         tracker = self._call("POST", "/trackers", {"tracker": {"tracking_code": tracking_number}})
         return _events(as_dict(tracker))
 

@@ -1,14 +1,20 @@
 """What every HTTP carrier adapter shares: one call has one explicit timeout, and every way it can
-fail lands in the carrier exception tree with the carrier's own words. ``CarrierRetryableError``
-for what a later attempt may fix (no answer, connection refused, 408/425/429, 5xx, a 2xx that is
-not JSON, a label file that did not download), ``CarrierFinalError`` for what it cannot (any other
-4xx: bad key, refused address, unknown rate). The outbox retries the first and parks the second
-for a person."""
+fail lands in the carrier exception tree with the carrier's own words (nothing from httpx escapes).
+``CarrierRetryableError`` for what a later attempt may fix (no answer, connection refused, a body
+that did not decode, too many redirects, 408/425/429, 5xx, a 2xx that is not JSON),
+``CarrierFinalError`` for what it cannot (any other 4xx: bad key, refused address, unknown rate; a
+URL httpx cannot request; a label file that is not a PDF). The outbox retries the first and parks
+the second for a person.
+
+A label is paid for as soon as the carrier sold it: ``download_bought_label`` fetches its file
+(three attempts) and, whatever goes wrong then, raises ``LabelPurchased`` so that nobody buys it
+again."""
 
 from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,12 +25,15 @@ from urllib.parse import urlsplit
 import httpx
 
 from retour.kit.money import Money
-from retour.shipment.carriers import CarrierFinalError, CarrierRetryableError, Rate
+from retour.shipment.carriers import CarrierError, CarrierFinalError, CarrierRetryableError, LabelPurchased, Rate
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 # 4xx answers that mean "not now" rather than "never".
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 ERROR_TEXT_LIMIT = 300
+# A bought label's file: the first try and two more, pausing 1x then 2x this long in between.
+LABEL_DOWNLOAD_ATTEMPTS = 3
+LABEL_DOWNLOAD_PAUSE_SECONDS = 0.25
 
 ErrorReader = Callable[[Any], str]
 
@@ -59,6 +68,10 @@ class _NotJson:
 
 NOT_JSON = _NotJson()
 
+# What httpx raises for a URL it cannot request at all: asking again cannot help. (``InvalidURL`` is
+# not an ``httpx.HTTPError``; ``UnsupportedProtocol`` is, as a transport error.)
+UNREQUESTABLE = (httpx.InvalidURL, httpx.UnsupportedProtocol)
+
 
 def call_json(
     client: httpx.Client,
@@ -79,7 +92,9 @@ def call_json(
         response = client.request(method, url, headers=headers, auth=auth, json=body, timeout=timeout)
     except httpx.TimeoutException as exc:
         raise CarrierRetryableError(f"{carrier}: no answer within {timeout:g} s to {where}") from exc
-    except httpx.TransportError as exc:
+    except UNREQUESTABLE as exc:
+        raise CarrierFinalError(f"{carrier}: cannot request {where} ({type(exc).__name__})") from exc
+    except httpx.HTTPError as exc:
         raise CarrierRetryableError(f"{carrier}: could not reach the API for {where} ({type(exc).__name__})") from exc
     payload = _decode(response)
     if response.is_success:
@@ -95,17 +110,64 @@ def call_json(
 
 def download_pdf(client: httpx.Client, url: str, *, carrier: str, timeout: float) -> bytes:
     """The label file behind ``url`` (a signed storage link: sent without the API credentials,
-    which such links refuse and which must not leave for another host). A failed download is
-    retryable; a file that is not a PDF is final (asking again gives the same file)."""
+    which such links refuse and which must not leave for another host). Retryable when it did not
+    download (no answer, 408/425/429, 5xx); final when the link is refused (any other 4xx), is not
+    a URL, or gives a file that is not a PDF (asking again gives the same answer)."""
+    if not url:
+        raise CarrierFinalError(f"{carrier}: no label file to download")
     try:
         response = client.get(url, timeout=timeout, follow_redirects=True)
-    except httpx.TransportError as exc:
+    except UNREQUESTABLE as exc:
+        raise CarrierFinalError(f"{carrier}: the label file's URL cannot be requested ({type(exc).__name__})") from exc
+    except httpx.HTTPError as exc:
         raise CarrierRetryableError(f"{carrier}: the label file did not download ({type(exc).__name__})") from exc
     if not response.is_success:
-        raise CarrierRetryableError(f"{carrier}: the label file did not download (HTTP {response.status_code})")
+        message = f"{carrier}: the label file did not download (HTTP {response.status_code})"
+        if response.status_code in RETRYABLE_STATUSES or response.status_code >= 500:
+            raise CarrierRetryableError(message)
+        raise CarrierFinalError(message)
     if not response.content.startswith(b"%PDF"):
         raise CarrierFinalError(f"{carrier}: the label file is not a PDF")
     return response.content
+
+
+def download_bought_label(
+    client: httpx.Client,
+    url: str | None,
+    *,
+    carrier: str,
+    timeout: float,
+    pause: float,
+    tracking_number: str | None,
+    carrier_reference: str | None,
+    tracking_carrier: str | None,
+) -> bytes:
+    """The PDF of a label the carrier has just sold. Tried ``LABEL_DOWNLOAD_ATTEMPTS`` times
+    whatever the failure (a storage link written a moment ago may refuse for that moment), pausing
+    ``pause`` then twice that in between. If it still fails, or the carrier gave no file at all,
+    raises ``LabelPurchased`` with what the carrier gave: never a retryable or final error, which
+    would have the caller buy (and pay for) the label again."""
+
+    def purchased(why: str) -> LabelPurchased:
+        return LabelPurchased(
+            f"{carrier}: label {carrier_reference or tracking_number or '(no reference)'} was bought, but {why}",
+            tracking_number=tracking_number,
+            carrier_reference=carrier_reference,
+            label_url=url or None,
+            tracking_carrier=tracking_carrier,
+        )
+
+    if not url:
+        raise purchased("the carrier gave no PDF file for it")
+    failure: CarrierError | None = None
+    for attempt in range(LABEL_DOWNLOAD_ATTEMPTS):
+        if attempt and pause > 0:
+            time.sleep(pause * attempt)
+        try:
+            return download_pdf(client, url, carrier=carrier, timeout=timeout)
+        except CarrierError as error:
+            failure = error
+    raise purchased(f"its file could not be had in {LABEL_DOWNLOAD_ATTEMPTS} attempts (last: {failure})") from failure
 
 
 def _decode(response: httpx.Response) -> Any:

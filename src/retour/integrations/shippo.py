@@ -7,9 +7,16 @@ way the original parcel went, shop to customer, and swaps them itself, so ``addr
 shop and ``address_to`` the customer. For every other carrier Shippo's advice is an ordinary label
 with the addresses the way the parcel goes back: ``is_return=False`` sends customer to shop.
 
-Tracking. Shippo tracks by carrier and number (``GET /tracks/{carrier}/{number}``). ``track``
-accepts ``"carrier:number"`` (``"colissimo:8R41000000000"``); a bare number is tracked with the
-adapter's ``tracking_carrier`` (Colissimo when none is configured).
+Labels are paid for once Shippo's transaction is ``SUCCESS``: if its PDF then does not download
+(three attempts), ``create_label`` raises ``LabelPurchased`` (never an error that would buy it
+again) and ``download_label`` fetches it later from ``LabelResult.label_url``.
+
+Tracking. Shippo tracks by carrier token and number (``GET /tracks/{carrier}/{number}``). A label's
+``LabelResult.tracking_carrier`` is the token of the carrier of the rate bought (``colissimo``,
+``ups``, ``dhl_express``: Shippo names a rate's carrier only by its display name, ``provider``,
+so the token is derived from it), and ``track(number, tracking_carrier=...)`` uses it. Without
+it, ``track`` accepts ``"carrier:number"`` (``"colissimo:8R41000000000"``), and a bare number is
+tracked with the adapter's ``tracking_carrier`` (Colissimo when none is configured).
 
 Webhooks (``track_updated``). Shippo offers two proofs of origin, and ``verify_webhook`` accepts
 either, always with the merchant's one ``secret``:
@@ -25,6 +32,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -34,6 +43,7 @@ import httpx
 
 from retour.integrations.http import (
     DEFAULT_TIMEOUT_SECONDS,
+    LABEL_DOWNLOAD_PAUSE_SECONDS,
     Parcel,
     amount_minor,
     as_dict,
@@ -41,6 +51,7 @@ from retour.integrations.http import (
     call_json,
     cheapest_first,
     choose_rate,
+    download_bought_label,
     download_pdf,
     header,
     parse_instant,
@@ -67,6 +78,18 @@ TOKEN_HEADER = "X-Retour-Token"  # noqa: S105 (a header name, not a secret)
 SIGNATURE_TOLERANCE = timedelta(minutes=5)
 METADATA_LIMIT = 100  # Shippo refuses longer metadata
 DEFAULT_TRACKING_CARRIER = "colissimo"
+# Carriers whose Shippo token is not their display name in lower case with underscores (``"DHL
+# Express"`` -> ``dhl_express``), from Shippo's list of tracking carriers.
+CARRIER_TOKENS = {
+    "asendia": "asendia_us",
+    "correos br": "correios_br",
+    "correos spain": "correos_espana",
+    "epostglobal": "rr_donnelley",
+    "evri uk": "hermes_uk",
+    "jitsu": "axlehire",
+    "nz post": "new_zealand_post",
+    "royal mail intersoft": "royal_mail",
+}
 
 STATUSES = {
     "PRE_TRANSIT": "pre_transit",
@@ -95,6 +118,7 @@ class ShippoCarrier:
         preferred_service: str | None = None,
         tracking_carrier: str | None = None,
         is_return: bool = True,
+        download_pause: float = LABEL_DOWNLOAD_PAUSE_SECONDS,
     ) -> None:
         self._client = client or shared_client()
         self._base_url = base_url.rstrip("/")
@@ -103,6 +127,7 @@ class ShippoCarrier:
         self._preferred_service = preferred_service
         self._tracking_carrier = tracking_carrier or DEFAULT_TRACKING_CARRIER
         self._is_return = is_return
+        self._download_pause = download_pause
         self._headers = {"Authorization": f"ShippoToken {api_key}", "Shippo-API-Version": API_VERSION}
 
     # Labels and rates
@@ -115,7 +140,8 @@ class ShippoCarrier:
         return cheapest_first(rates)
 
     def create_label(self, request: LabelRequest) -> LabelResult:
-        """Buys the label of the preferred service (else the cheapest) and downloads its PDF."""
+        """Buys the label of the preferred service (else the cheapest) and downloads its PDF. Once
+        bought, a PDF that cannot be had raises ``LabelPurchased``."""
         rate = choose_rate(self.rates(request), self._preferred_service, carrier=self.name)
         transaction = as_dict(
             self._call(
@@ -132,18 +158,37 @@ class ShippoCarrier:
         status = transaction.get("status")
         if status == "ERROR":
             raise CarrierFinalError(f"shippo: the label was refused: {_messages(transaction) or 'no reason given'}")
-        tracking, label_url = transaction.get("tracking_number"), transaction.get("label_url")
-        if status != "SUCCESS" or not isinstance(label_url, str) or not label_url:
+        if status != "SUCCESS":
             raise CarrierRetryableError(f"shippo: the label is not ready (transaction status {status!r})")
-        pdf = download_pdf(self._client, label_url, carrier=self.name, timeout=self._timeout)
+        # Bought (and paid for) from here on.
+        tracking, label_url = transaction.get("tracking_number"), transaction.get("label_url")
         tracking_number = str(tracking) if tracking else None
+        url = label_url if isinstance(label_url, str) and label_url else None
+        reference = str(transaction.get("object_id") or "") or None
+        tracking_carrier = carrier_token(rate.carrier)
+        pdf = download_bought_label(
+            self._client,
+            url,
+            carrier=self.name,
+            timeout=self._timeout,
+            pause=self._download_pause,
+            tracking_number=tracking_number,
+            carrier_reference=reference,
+            tracking_carrier=tracking_carrier,
+        )
         return LabelResult(
             tracking_number=tracking_number,
             qr_payload=rules.qr_payload(request.rma_number, tracking_number),
             pdf=pdf,
             expires_on=request.today + timedelta(days=rules.LABEL_VALIDITY_DAYS),
-            carrier_reference=str(transaction.get("object_id") or "") or None,
+            carrier_reference=reference,
+            label_url=url,
+            tracking_carrier=tracking_carrier,
         )
+
+    def download_label(self, url: str) -> bytes:
+        """The PDF behind a label's ``label_url`` (fetched without the API token)."""
+        return download_pdf(self._client, url, carrier=self.name, timeout=self._timeout)
 
     def _create_shipment(self, request: LabelRequest) -> dict[str, Any]:
         customer, shop = _address(request.sender), _address(request.recipient)
@@ -172,9 +217,12 @@ class ShippoCarrier:
 
     # Tracking
 
-    def track(self, tracking_number: str) -> list[TrackingEvent]:
-        carrier, _, number = tracking_number.rpartition(":")
-        path = f"/tracks/{quote(carrier or self._tracking_carrier, safe='')}/{quote(number, safe='')}"
+    def track(self, tracking_number: str, *, tracking_carrier: str | None = None) -> list[TrackingEvent]:
+        """The parcel's events, tracked with ``tracking_carrier`` (the label's), else the carrier
+        of a ``"carrier:number"``, else the adapter's default carrier."""
+        named, _, number = tracking_number.rpartition(":")
+        carrier = tracking_carrier or named or self._tracking_carrier
+        path = f"/tracks/{quote(carrier, safe='')}/{quote(number, safe='')}"
         return _events(as_dict(self._call("GET", path)), number)
 
     # Webhooks
@@ -228,6 +276,16 @@ def _address(address: Address) -> dict[str, str]:
         "zip": address.postal_code,
         "country": address.country,
     }
+
+
+def carrier_token(provider: str) -> str | None:
+    """Shippo's token of a carrier (what ``/tracks/{carrier}/...`` wants) from its display name, a
+    rate's ``provider``: ``"USPS"`` -> ``usps``, ``"DHL Express"`` -> ``dhl_express``,
+    ``"Colissimo"`` -> ``colissimo``. None for a rate that names no carrier."""
+    # Accents go (``"Correos España"`` -> ``correos_espana``), as Shippo's tokens have none.
+    plain = unicodedata.normalize("NFKD", provider).encode("ascii", "ignore").decode()
+    name = " ".join(plain.split()).casefold()
+    return CARRIER_TOKENS.get(name) or re.sub(r"[^a-z0-9]+", "_", name).strip("_") or None
 
 
 def _rate(raw: object) -> Rate | None:

@@ -34,6 +34,27 @@ class CarrierFinalError(CarrierError):
     """Permanent: retrying the same call cannot succeed."""
 
 
+class LabelPurchased(CarrierError):
+    """The carrier sold the label (it is paid for) but its file could not be fetched. Never buy it
+    again: record the parcel with what the carrier gave and fetch the file later
+    (``CarrierAdapter.download_label``)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        tracking_number: str | None,
+        carrier_reference: str | None,
+        label_url: str | None,
+        tracking_carrier: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.tracking_number = tracking_number
+        self.carrier_reference = carrier_reference
+        self.label_url = label_url
+        self.tracking_carrier = tracking_carrier
+
+
 class WebhookRejected(CarrierError):
     """An inbound webhook whose signature does not match (or that is not the carrier's format)."""
 
@@ -69,6 +90,11 @@ class LabelResult:
     expires_on: date | None
     # The carrier's id of the purchased label or shipment (to void or reconcile it).
     carrier_reference: str | None = None
+    # Where the carrier keeps the label's file (to fetch it again if the stored copy is lost).
+    label_url: str | None = None
+    # The carrier that actually moves the parcel (``ups``, ``colissimo``...), when the account
+    # sells several: tracking needs it.
+    tracking_carrier: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,8 +135,13 @@ class CarrierAdapter(Protocol):
         """Prices for the parcel, cheapest first. Raises ``CarrierError``."""
         ...
 
-    def track(self, tracking_number: str) -> list[TrackingEvent]:
-        """Every event the carrier knows for the parcel, oldest first. Raises ``CarrierError``."""
+    def track(self, tracking_number: str, *, tracking_carrier: str | None = None) -> list[TrackingEvent]:
+        """Every event the carrier knows for the parcel, oldest first (``tracking_carrier`` from
+        the ``LabelResult`` when the account sells several carriers). Raises ``CarrierError``."""
+        ...
+
+    def download_label(self, url: str) -> bytes:
+        """The label's PDF again, from ``LabelResult.label_url``. Raises ``CarrierError``."""
         ...
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> None:
@@ -163,7 +194,10 @@ class BuiltinCarrier:
     def parse_webhook(self, body: bytes) -> list[TrackingEvent]:
         raise WebhookRejected("the built-in carrier sends no webhooks")
 
-    def track(self, tracking_number: str) -> list[TrackingEvent]:
+    def download_label(self, url: str) -> bytes:
+        raise CarrierFinalError("the built-in carrier draws its labels again; it keeps no files")
+
+    def track(self, tracking_number: str, *, tracking_carrier: str | None = None) -> list[TrackingEvent]:
         """Nothing to report (no network: its parcels move through receiving scans); a number it
         never issued is a ``CarrierFinalError``."""
         if not rules.is_valid_tracking_number(tracking_number):
