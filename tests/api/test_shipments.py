@@ -272,3 +272,49 @@ def test_an_oversized_webhook_is_refused_unread_and_unstored(
     )
     assert (refused.status_code, refused.json()["code"]) == (413, "payload_too_large")
     assert _count(engine, InboundWebhook) == 0
+
+
+def test_a_webhook_token_in_the_url_is_checked_never_kept(
+    client: TestClient, shop: dict[str, Any], engine: Engine, fake: FakeCarrier
+) -> None:
+    client.put(
+        "/api/v1/settings/carrier",
+        json={"provider": "easypost", "api_key": "EZ_test", "webhook_secret": SECRET},
+        headers=shop["headers"],
+    )
+    body = json.dumps({"id": "evt_tok", "tracking_code": "X", "scans": []}).encode()
+    signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    stored = client.post(
+        f"/webhooks/carriers/easypost/{shop['slug']}?token={SECRET}",
+        content=body,
+        headers={"X-Fake-Signature": signature},
+    )
+    assert stored.status_code == 202
+    with make_session_factory(engine)() as session:
+        row = session.scalars(select(InboundWebhook)).one()
+        assert SECRET not in json.dumps(row.headers)
+        assert set(row.headers) <= {"content-type", "user-agent", "x-hmac-signature", "shippo-auth-signature"}
+
+
+def test_track_now_tells_a_refusal_from_an_outage(client: TestClient, shop: dict[str, Any], fake: FakeCarrier) -> None:
+    from retour.shipment.carriers import CarrierFinalError, CarrierRetryableError
+
+    client.put("/api/v1/settings/carrier", json={"provider": "easypost", "api_key": "EZ_test"}, headers=shop["headers"])
+    request = _approved_return(client, shop)
+    parcel = client.post(
+        f"/api/v1/returns/{request['id']}/shipments", json={"method": "prepaid_label"}, headers=shop["headers"]
+    ).json()
+    url = f"/api/v1/shipments/{parcel['id']}/track"
+    fake.fail_with = CarrierFinalError("HTTP 401: invalid API key")
+    refused = client.post(url, headers=shop["headers"])
+    fake.fail_with = CarrierRetryableError("HTTP 503")
+    down = client.post(url, headers=shop["headers"])
+    assert (refused.status_code, refused.json()["code"]) == (422, "carrier_refused")
+    assert (down.status_code, down.json()["code"]) == (503, "carrier_unavailable")
+
+
+def test_ids_too_large_for_a_row_are_refused_not_crashed(client: TestClient, shop: dict[str, Any]) -> None:
+    huge = 2**64
+    assert client.get(f"/api/v1/shipments/{huge}", headers=shop["headers"]).status_code == 422
+    page = client.post(f"/s/{shop['slug']}/r/not-a-token/shipments/{huge}/pickup", data={})
+    assert page.status_code == 422

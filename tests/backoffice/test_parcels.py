@@ -381,3 +381,9 @@ def test_an_agent_sees_the_carrier_but_cannot_change_it(
     )
     assert refused.status_code == 403
     assert _carrier_of(factory, int(shop["id"])) == before
+
+
+def test_ids_too_large_for_a_row_are_refused_not_crashed(admin: TestClient) -> None:
+    huge = 2**64
+    for url in (f"/backoffice/returns/{huge}", f"/backoffice/warehouse/units/{huge}"):
+        assert admin.get(url).status_code == 422, url

@@ -145,3 +145,36 @@ def test_the_customer_chooses_the_store_and_a_store_not_offered_is_refused(
     )
     assert chosen.status_code == 303
     assert _made(factory, return_id)[0] == [("in_store", None, None, "lyon")]
+
+
+def test_the_choice_sent_twice_at_once_makes_one_parcel(portal_shop: dict[str, Any], factory: Factory) -> None:
+    import threading
+
+    return_id, _ = _approved_after_review(factory, portal_shop["id"], portal_shop["slug"], "in_store")
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def choose() -> None:
+        start.wait()
+        try:
+            with unit_of_work(factory) as session:
+                status.create_first_parcel(
+                    session,
+                    portal_shop["id"],
+                    return_id,
+                    pickup_date="",
+                    pickup_slot="",
+                    store_code="lyon",
+                    actor=STAFF,
+                )
+            outcomes.append("made")
+        except Exception as error:
+            outcomes.append(getattr(error, "code", repr(error)))
+
+    threads = [threading.Thread(target=choose) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["made", "parcel_exists"]
+    assert _made(factory, return_id)[0] == [("in_store", None, None, "lyon")]

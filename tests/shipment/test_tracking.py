@@ -38,6 +38,7 @@ from retour.shipment import service as shipment_service
 from retour.shipment.carriers import (
     CarrierFinalError,
     CarrierRetryableError,
+    LabelPurchased,
     LabelRequest,
     LabelResult,
     Rate,
@@ -62,11 +63,22 @@ class FakeCarrier:
         self.fail_with: Exception | None = None
         self.labels = 0
         self.tracked: list[str] = []
+        self.file_lost = False
+        self.broken: set[str] = set()
+        self.downloads: list[str] = []
 
     def create_label(self, request: LabelRequest) -> LabelResult:
         if self.fail_with is not None:
             raise self.fail_with
         self.labels += 1
+        if self.file_lost:
+            raise LabelPurchased(
+                "bought, but the PDF did not download",
+                tracking_number=f"FK{request.merchant_id}{request.rma_number}{request.parcel}",
+                carrier_reference=f"shp_{request.reference}",
+                label_url="https://files.example/label.pdf",
+                tracking_carrier="ups",
+            )
         return LabelResult(
             tracking_number=f"FK{request.merchant_id}{request.rma_number}{request.parcel}",
             qr_payload=f"RETOUR;RMA={request.rma_number}",
@@ -78,11 +90,17 @@ class FakeCarrier:
     def rates(self, request: LabelRequest) -> list[Rate]:
         return [Rate("r1", "Colissimo", "retour", 650, request.currency)]
 
-    def track(self, tracking_number: str) -> list[TrackingEvent]:
+    def track(self, tracking_number: str, *, tracking_carrier: str | None = None) -> list[TrackingEvent]:
         self.tracked.append(tracking_number)
         if self.fail_with is not None:
             raise self.fail_with
+        if tracking_number in self.broken:
+            raise RuntimeError("a bug in the adapter")
         return self.scans.get(tracking_number, [])
+
+    def download_label(self, url: str) -> bytes:
+        self.downloads.append(url)
+        return b"%PDF-1.4 downloaded again"
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> None:
         expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -739,3 +757,108 @@ def test_a_pending_label_of_a_cancelled_return_is_never_bought(
         shipment = session.get(Shipment, shipment_id)
         assert shipment is not None and shipment.status == "cancelled"
     assert fake.labels == 0
+
+
+def test_a_label_paid_for_but_not_downloaded_is_recorded_and_fetched_later(
+    session: Session, fake: FakeCarrier, tmp_path: Path
+) -> None:
+    merchant = factories.merchant(session)
+    _use_fake(merchant)
+    request = create_return(session, merchant.id, {"RING-GOLD-52": 1})
+    fake.file_lost = True
+    shipment = shipment_service.create_shipment(
+        session, merchant.id, request, method="prepaid_label", actor=AGENT, storage_dir=tmp_path
+    )
+    assert (shipment.status, shipment.tracking_number, shipment.tracking_carrier) == (
+        "label_created",
+        f"FK{merchant.id}{request.number}1",
+        "ups",
+    )
+    assert (shipment.carrier_reference, shipment.label_url) == (
+        f"shp_retour:{merchant.id}:{request.number}:1",
+        "https://files.example/label.pdf",
+    )
+    assert fake.labels == 1 and not (tmp_path / (shipment.label_path or "x")).exists()
+    # Asked for, the file comes from the carrier (never redrawn, never bought again), then is kept.
+    pdf = shipment_service.get_label_pdf(session, merchant.id, shipment, storage_dir=tmp_path)
+    assert pdf == b"%PDF-1.4 downloaded again"
+    assert shipment_service.get_label_pdf(session, merchant.id, shipment, storage_dir=tmp_path) == pdf
+    assert fake.downloads == ["https://files.example/label.pdf"] and fake.labels == 1
+
+
+def test_a_carrier_label_whose_file_is_lost_is_never_redrawn(
+    session: Session, parcel: tuple[Merchant, ReturnRequest, Shipment], tmp_path: Path
+) -> None:
+    merchant, _, shipment = parcel
+    (tmp_path / (shipment.label_path or "")).unlink()
+    shipment.label_url = None
+    with pytest.raises(NotFound) as missing:
+        shipment_service.get_label_pdf(session, merchant.id, shipment, storage_dir=tmp_path)
+    assert missing.value.code == "label_not_ready"
+
+
+def test_one_failing_parcel_does_not_stop_the_polling_round(
+    factory: sessionmaker[Session], fake: FakeCarrier, tmp_path: Path
+) -> None:
+    _, _, broken_id, broken = _commit_parcel(factory, tmp_path)
+    _, _, healthy_id, healthy = _commit_parcel(factory, tmp_path)
+    fake.broken.add(broken)
+    fake.scans[healthy] = [scan("in_transit", NOW, "h1")]
+    assert tracking.poll_all(factory) == 2
+    with unit_of_work(factory) as session:
+        assert session.get(Shipment, healthy_id).status == "in_transit"  # type: ignore[union-attr]
+        stamped = session.get(Shipment, broken_id)
+        assert stamped is not None and stamped.last_polled_at is not None  # not first in line forever
+
+
+def test_a_label_the_carrier_never_sold_fails_after_two_hours(
+    factory: sessionmaker[Session], fake: FakeCarrier, tmp_path: Path
+) -> None:
+    _, return_id, shipment_id = _pending_parcel(factory, tmp_path)
+    with unit_of_work(factory) as session:
+        asked = clock.as_utc(session.get(Shipment, shipment_id).created_at)  # type: ignore[union-attr]
+    tracking.expire_all(factory, now=asked + timedelta(hours=1))
+    with unit_of_work(factory) as session:
+        assert session.get(Shipment, shipment_id).status == "label_pending"  # type: ignore[union-attr]
+    tracking.expire_all(factory, now=asked + timedelta(hours=2, minutes=1))
+    with unit_of_work(factory) as session:
+        shipment = session.get(Shipment, shipment_id)
+        assert shipment is not None
+        assert (shipment.status, shipment.failure_reason) == (
+            "label_failed",
+            "the carrier did not answer for two hours",
+        )
+        assert _actions(session, return_id)[-1] == "shipment.label_failed"
+
+
+def test_the_same_webhook_delivered_twice_at_once_is_stored_once(
+    factory: sessionmaker[Session], fake: FakeCarrier, tmp_path: Path
+) -> None:
+    import threading
+
+    _, slug, _, number = _commit_parcel(factory, tmp_path)
+    headers, body = _signed({"id": "evt_twice", "tracking_code": number, "scans": []})
+    start = threading.Barrier(2)
+    results: list[bool] = []
+    errors: list[BaseException] = []
+
+    def deliver() -> None:
+        try:
+            start.wait()
+            with unit_of_work(factory) as session:
+                _, new = tracking.receive_webhook(
+                    session, shop_slug=slug, provider="easypost", headers=headers, body=body
+                )
+                results.append(new)
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert sorted(results) == [False, True]
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(InboundWebhook)) == 1

@@ -29,6 +29,7 @@ from retour.backoffice.pages import (
 )
 from retour.kit import clock
 from retour.kit.errors import Conflict, InvalidInput, NotFound
+from retour.kit.web import PathId
 from retour.models import ReturnRequest, Shipment, ShipmentEvent
 from retour.policy import service as policy_service
 from retour.return_request import service as return_service
@@ -122,7 +123,7 @@ class Parcel:
 
 
 @router.get("/returns/{return_id:int}")
-def show_return(request: Request, return_id: int, session: DbSession, staff: ReturnsViewer) -> Response:
+def show_return(request: Request, return_id: PathId, session: DbSession, staff: ReturnsViewer) -> Response:
     request_ = return_service.get_return(session, staff.merchant_id, return_id)
     return render(request, "backoffice/return.html", _return_context(session, staff.merchant_id, request_), staff=staff)
 
@@ -157,7 +158,7 @@ def _return_context(
 @router.post("/returns/{return_id:int}/{action}")
 def decide(
     request: Request,
-    return_id: int,
+    return_id: PathId,
     action: str,
     session: DbSession,
     staff: ReturnsDecider,
@@ -180,8 +181,8 @@ def decide(
 @router.post("/returns/{return_id:int}/shipments/{shipment_id:int}/pickup")
 def reschedule_pickup(
     request: Request,
-    return_id: int,
-    shipment_id: int,
+    return_id: PathId,
+    shipment_id: PathId,
     session: DbSession,
     staff: ReturnsDecider,
     _csrf: CsrfChecked,

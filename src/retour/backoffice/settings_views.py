@@ -18,6 +18,7 @@ from retour.backoffice import policy_text
 from retour.backoffice.deps import CsrfChecked, DbSession, SettingsAdmin, SettingsViewer, Staff
 from retour.backoffice.pages import N_, flash, gettext, language_for, render
 from retour.kit.errors import InvalidInput
+from retour.kit.web import PathId
 from retour.merchant import service as merchant_service
 from retour.policy import service as policy_service
 from retour.shipment import providers
@@ -85,7 +86,7 @@ def _key_error(request: Request, error: InvalidInput) -> str:
 
 @router.post("/settings/api-keys/{key_id:int}/revoke")
 def revoke_api_key(
-    request: Request, key_id: int, session: DbSession, staff: SettingsAdmin, _csrf: CsrfChecked
+    request: Request, key_id: PathId, session: DbSession, staff: SettingsAdmin, _csrf: CsrfChecked
 ) -> RedirectResponse:
     key = merchant_service.revoke_api_key(session, merchant_id=staff.merchant_id, key_id=key_id, actor=staff.actor)
     flash(request, gettext(request, N_("The key “%(name)s” is revoked: it no longer works."), name=key.name))

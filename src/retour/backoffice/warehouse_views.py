@@ -21,6 +21,7 @@ from retour.backoffice.pages import AREA, N_, flash, gettext, language_for, rend
 from retour.inventory import service as inventory_service
 from retour.kit import i18n
 from retour.kit.errors import InvalidInput, NotFound, RetourError
+from retour.kit.web import PathId
 from retour.receiving import inspection
 from retour.receiving import rules as receiving_rules
 from retour.receiving import service as receiving_service
@@ -130,7 +131,7 @@ def scan(request: Request, session: DbSession, staff: WarehouseViewer, code: str
 
 
 @router.get("/returns/{return_id:int}")
-def receive_page(request: Request, return_id: int, session: DbSession, staff: WarehouseViewer) -> Response:
+def receive_page(request: Request, return_id: PathId, session: DbSession, staff: WarehouseViewer) -> Response:
     return _receive_page(request, session, staff, return_id)
 
 
@@ -138,7 +139,7 @@ def _receive_page(
     request: Request,
     session: Session,
     staff: Staff,
-    return_id: int,
+    return_id: PathId,
     *,
     error: str | None = None,
     form: dict[str, str] | None = None,
@@ -160,7 +161,7 @@ def _receive_page(
 
 @router.post("/returns/{return_id:int}/receive")
 async def receive(
-    request: Request, return_id: int, session: DbSession, staff: WarehouseWorker, _csrf: CsrfChecked
+    request: Request, return_id: PathId, session: DbSession, staff: WarehouseWorker, _csrf: CsrfChecked
 ) -> Response:
     form = await request.form()
     values = {key: str(value) for key, value in form.items() if isinstance(value, str)}
@@ -236,7 +237,7 @@ def _measured(value: str) -> Decimal | None:
 
 
 @router.get("/units/{unit_id:int}")
-def unit_page(request: Request, unit_id: int, session: DbSession, staff: WarehouseViewer) -> Response:
+def unit_page(request: Request, unit_id: PathId, session: DbSession, staff: WarehouseViewer) -> Response:
     return _unit_page(request, session, staff, unit_id)
 
 
@@ -244,7 +245,7 @@ def _unit_page(
     request: Request,
     session: Session,
     staff: Staff,
-    unit_id: int,
+    unit_id: PathId,
     *,
     error: str | None = None,
     form: dict[str, str] | None = None,
@@ -309,7 +310,7 @@ def _refused(
 
 @router.post("/units/{unit_id:int}/inspect")
 async def inspect(
-    request: Request, unit_id: int, session: DbSession, staff: WarehouseWorker, _csrf: CsrfChecked
+    request: Request, unit_id: PathId, session: DbSession, staff: WarehouseWorker, _csrf: CsrfChecked
 ) -> Response:
     form = await _form(request)
     answers = {
@@ -337,7 +338,7 @@ async def inspect(
 
 @router.post("/units/{unit_id:int}/dispose")
 async def dispose(
-    request: Request, unit_id: int, session: DbSession, staff: WarehouseWorker, _csrf: CsrfChecked
+    request: Request, unit_id: PathId, session: DbSession, staff: WarehouseWorker, _csrf: CsrfChecked
 ) -> Response:
     form = await _form(request)
     try:
@@ -358,7 +359,7 @@ async def dispose(
 
 @router.post("/units/{unit_id:int}/repair")
 async def repair(
-    request: Request, unit_id: int, session: DbSession, staff: WarehouseWorker, _csrf: CsrfChecked
+    request: Request, unit_id: PathId, session: DbSession, staff: WarehouseWorker, _csrf: CsrfChecked
 ) -> Response:
     form = await _form(request)
     back = form.get("back", "")
@@ -488,7 +489,7 @@ def feed_json(session: DbSession, staff: WarehouseViewer) -> Response:
 
 @router.post("/listings/{listing_id:int}/{action}")
 def close_listing(
-    request: Request, listing_id: int, action: str, session: DbSession, staff: WarehouseWorker, _csrf: CsrfChecked
+    request: Request, listing_id: PathId, action: str, session: DbSession, staff: WarehouseWorker, _csrf: CsrfChecked
 ) -> Response:
     if action not in ("sold", "withdraw"):
         raise NotFound("no such action")

@@ -6,9 +6,10 @@ from __future__ import annotations
 import secrets
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import jinja2
+from fastapi import Path as PathParam
 from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 
@@ -16,6 +17,9 @@ from retour.kit import i18n
 from retour.kit.errors import Forbidden
 from retour.kit.ids import constant_time_equal
 from retour.kit.money import Money
+
+# An id in a page's path: a 64-bit row id at most (a larger number is a 422, never an overflow).
+PathId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 CSRF_SESSION_KEY = "csrf"

@@ -70,6 +70,10 @@ class Shipment(Base):
     last_polled_at: Mapped[datetime | None]
     # Why the carrier refused the label (``label_failed``), in its words.
     failure_reason: Mapped[str | None] = mapped_column(String(500))
+    # Where the carrier keeps the label's file, to fetch it again (a bought label is never redrawn).
+    label_url: Mapped[str | None] = mapped_column(String(1000))
+    # The carrier that moves the parcel when the account sells several (``ups``, ``colissimo``).
+    tracking_carrier: Mapped[str | None] = mapped_column(String(60))
     # When a real scan last changed what is known of the parcel.
     last_event_at: Mapped[datetime | None]
 

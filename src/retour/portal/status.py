@@ -162,7 +162,8 @@ def create_first_parcel(
     """The customer's choice for a return approved after review: its pickup slot or its store.
     Only while the return waits for that choice (``Conflict`` ``parcel_exists`` otherwise); a slot
     or store not offered is ``InvalidInput`` naming the field."""
-    request = return_service.get_return(session, merchant_id, return_id)
+    # Locked before deciding: the same form sent twice at once must not make two parcels.
+    request = return_service.get_return(session, merchant_id, return_id, lock=True)
     shipments = shipment_service.list_shipments(session, merchant_id, request.id)
     merchant = merchant_service.get_merchant(session, merchant_id)
     if _first_parcel(request, shipments, merchant) is None:
@@ -285,7 +286,7 @@ def progress(request: ReturnRequest, shipment: Shipment | None, events: list[tup
     facts = {
         "requested": True,
         "approved": request.approved_at is not None,
-        "label_created": shipment is not None and shipment.status != "cancelled",
+        "label_created": shipment is not None and shipment.status not in ("cancelled", "label_pending", "label_failed"),
         "in_transit": shipment is not None and shipment.status in SHIPPED_STATUSES,
         "delivered": shipment is not None and shipment.status in DELIVERED_STATUSES,
         "received": any(line.received_quantity for line in lines)

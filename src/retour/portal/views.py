@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from retour.kit import clock
 from retour.kit.errors import Conflict, InvalidInput, NotFound, Refused, RetourError
-from retour.kit.web import check_csrf
+from retour.kit.web import PathId, check_csrf
 from retour.merchant import service as merchant_service
 from retour.portal import service, status
 from retour.portal.deps import DbSession, Form
@@ -363,7 +363,7 @@ def confirm(request: Request, slug: str, order_id: int, session: DbSession, form
 
 
 @router.get("/returns/{return_id}")
-def session_return(request: Request, slug: str, return_id: int, session: DbSession) -> RedirectResponse:
+def session_return(request: Request, slug: str, return_id: PathId, session: DbSession) -> RedirectResponse:
     """A return of the session's order, reached from the order page: on to its status page."""
     shop = _shop(request, session, slug)
     order_id = service.session_order_id(session, shop.id, portal_token(request, shop))
@@ -426,7 +426,7 @@ def cancel(request: Request, slug: str, token: str, session: DbSession, form: Fo
 
 @router.post("/r/{token}/shipments/{shipment_id}/pickup")
 def reschedule_pickup(
-    request: Request, slug: str, token: str, shipment_id: int, session: DbSession, form: Form
+    request: Request, slug: str, token: str, shipment_id: PathId, session: DbSession, form: Form
 ) -> Response:
     """Move the home pickup of this return's parcel to another offered day and slot. A parcel that
     is not this return's is not found; a slot not offered is shown back on the page, named."""

@@ -106,10 +106,11 @@ def add_scans(shipment_id: ShipmentId, data: ScansIn, session: DbSession, caller
 @router.post("/shipments/{shipment_id}/track", response_model=ScanOutcomeOut, responses=problems.responses(404))
 def track_now(shipment_id: ShipmentId, session: DbSession, caller: Writer) -> ScanOutcomeOut:
     """Ask the parcel's carrier now rather than at the next polling round. 503
-    ``carrier_unavailable`` if the carrier does not answer."""
+    ``carrier_unavailable`` if the carrier does not answer, 422 ``carrier_refused`` if it refuses
+    (an unknown number, the shop's key revoked)."""
     shipment = service.get_shipment(session, caller.merchant_id, shipment_id)
-    outcome = tracking.poll_parcel(session, caller.merchant_id, shipment.id)
-    if outcome is None:
+    outcome = tracking.poll_parcel(session, caller.merchant_id, shipment.id, raise_errors=True)
+    if outcome is None:  # not reached: with raise_errors a failure raises
         raise ServiceUnavailable("the carrier did not answer; try again later", code="carrier_unavailable")
     return ScanOutcomeOut(**outcome.__dict__)
 

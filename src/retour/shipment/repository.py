@@ -27,11 +27,13 @@ def order_lines(session: Session, merchant_id: int, ids: list[int]) -> dict[int,
     return {line.id: line for line in rows}
 
 
-def get_shipment(session: Session, merchant_id: int, shipment_id: int, *, lock: bool = False) -> Shipment | None:
+def get_shipment(
+    session: Session, merchant_id: int, shipment_id: int, *, lock: bool = False, skip_locked: bool = False
+) -> Shipment | None:
     query = select(Shipment).where(Shipment.merchant_id == merchant_id, Shipment.id == shipment_id)
     if lock:
         # Decide on the row as locked, not on what the session read earlier.
-        query = query.with_for_update().execution_options(populate_existing=True)
+        query = query.with_for_update(skip_locked=skip_locked).execution_options(populate_existing=True)
     return session.scalars(query).one_or_none()
 
 
@@ -117,7 +119,7 @@ def tracked_shipments(session: Session, merchant_id: int, statuses: tuple[str, .
 
 
 def expiring_labels(session: Session, merchant_id: int, now: datetime) -> list[Shipment]:
-    """Unscanned labels past their expiry, locked; rows another worker is expiring are skipped."""
+    """Unscanned labels past their expiry (the caller locks each, with its return, and checks again)."""
     return list(
         session.scalars(
             select(Shipment)
@@ -127,7 +129,20 @@ def expiring_labels(session: Session, merchant_id: int, now: datetime) -> list[S
                 Shipment.label_expires_at <= now,
             )
             .order_by(Shipment.id)
-            .with_for_update(skip_locked=True)
-            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def pending_labels(session: Session, merchant_id: int, asked_before: datetime) -> list[Shipment]:
+    """Labels asked for before ``asked_before`` and still not bought."""
+    return list(
+        session.scalars(
+            select(Shipment)
+            .where(
+                Shipment.merchant_id == merchant_id,
+                Shipment.status == "label_pending",
+                Shipment.created_at < asked_before,
+            )
+            .order_by(Shipment.id)
         )
     )

@@ -6,9 +6,10 @@ file is only a cache of what the shipment row says and is drawn again when it is
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,11 @@ from retour.shipment import carriers, documents, providers, repository, rules
 from retour.shipment.rules import Address, PickupSlot, Store
 
 SUBJECT = "return_request"
+log = logging.getLogger("retour.shipment")
 LABEL_CREATED = "shipment.label_created"
 LABEL_REQUESTED = "shipment.label_requested"
 CANCELLABLE_STATUSES = rules.CANCELLABLE_STATUSES
+SYSTEM_ACTOR = Actor.system("Retour")
 LABEL_FAILED = "shipment.label_failed"
 CANCELLED = "shipment.cancelled"
 # A label is made only once the return is approved (a return under review waits for a person).
@@ -174,30 +177,55 @@ def buy_pending_label(
     try:
         carrier, label = _make_label(merchant, shipment.method, label_request)
     except Refused as refused:
-        before = shipment.status
-        shipment.status, shipment.failure_reason = "label_failed", refused.detail[:500]
-        shipment.updated_at = clock.now()
-        facts = {"shipment_id": shipment.id, "carrier": shipment.carrier, "reason": shipment.failure_reason}
-        audit_service.record(
-            session,
-            merchant_id=merchant_id,
-            subject_type=SUBJECT,
-            subject_id=request.id,
-            action=LABEL_FAILED,
-            actor=actor,
-            before={"shipment_id": shipment.id, "status": before},
-            after={**facts, "status": "label_failed"},
-        )
-        outbox.enqueue(
-            session,
-            merchant_id=merchant_id,
-            topic=LABEL_FAILED,
-            payload={"return_id": request.id, "rma_number": request.number, **facts},
-        )
+        _fail_label(session, merchant_id, request, shipment, refused.detail, actor)
         return shipment
     shipment.failure_reason = None
     _record_label(session, merchant_id, request, shipment, carrier.name, label, parcel, actor, storage_dir)
     return shipment
+
+
+PENDING_LABEL_PATIENCE = timedelta(hours=2)
+
+
+def fail_stale_pending_labels(session: Session, merchant_id: int, *, now: datetime | None = None) -> list[int]:
+    """A label still not bought two hours after it was asked for (the carrier down all that time,
+    the outbox message dead-lettered) becomes ``label_failed``, so that the shop sees it on the
+    return and the customer is not told "a minute" forever. Returns the parcels failed."""
+    now = now or clock.now()
+    failed = []
+    for shipment in repository.pending_labels(session, merchant_id, now - PENDING_LABEL_PATIENCE):
+        locked = repository.get_shipment(session, merchant_id, shipment.id, lock=True, skip_locked=True)
+        if locked is None or locked.status != "label_pending":
+            continue
+        request = return_service.get_return(session, merchant_id, locked.return_request_id)
+        _fail_label(session, merchant_id, request, locked, "the carrier did not answer for two hours", SYSTEM_ACTOR)
+        failed.append(locked.id)
+    return failed
+
+
+def _fail_label(
+    session: Session, merchant_id: int, request: ReturnRequest, shipment: Shipment, reason: str, actor: Actor
+) -> None:
+    before = shipment.status
+    shipment.status, shipment.failure_reason = "label_failed", reason[:500]
+    shipment.updated_at = clock.now()
+    facts = {"shipment_id": shipment.id, "carrier": shipment.carrier, "reason": shipment.failure_reason}
+    audit_service.record(
+        session,
+        merchant_id=merchant_id,
+        subject_type=SUBJECT,
+        subject_id=request.id,
+        action=LABEL_FAILED,
+        actor=actor,
+        before={"shipment_id": shipment.id, "status": before},
+        after={**facts, "status": "label_failed"},
+    )
+    outbox.enqueue(
+        session,
+        merchant_id=merchant_id,
+        topic=LABEL_FAILED,
+        payload={"return_id": request.id, "rma_number": request.number, **facts},
+    )
 
 
 def _record_label(
@@ -214,7 +242,8 @@ def _record_label(
     """Store the label's PDF and fill the parcel with what the carrier gave, then record
     ``shipment.label_created`` (audit event on the return, outbox message)."""
     relative = Path(str(merchant_id), "labels", rules.label_filename(request.number, parcel))
-    _write_atomically(_storage(storage_dir) / relative, label.pdf)
+    if label.pdf:
+        _write_atomically(_storage(storage_dir) / relative, label.pdf)
     validity = policy_service.get_version(session, merchant_id, request.policy_version).document.defaults
     shipment.carrier = carrier
     shipment.tracking_number = label.tracking_number
@@ -223,6 +252,8 @@ def _record_label(
     shipment.qr_payload = label.qr_payload
     shipment.label_expires_at = clock.now() + timedelta(days=validity.label_validity_days) if label.expires_on else None
     shipment.carrier_reference = label.carrier_reference
+    shipment.label_url = label.label_url
+    shipment.tracking_carrier = label.tracking_carrier
     shipment.updated_at = clock.now()
     session.flush()
     facts = {
@@ -262,6 +293,18 @@ def _make_label(
             providers.adapter_for(settings) if method in rules.CARRIER_METHODS else carriers.carrier_for("builtin")
         )
         return carrier, carrier.create_label(label_request)
+    except carriers.LabelPurchased as bought:
+        # Paid for: record the parcel as it is, and fetch the file when it is asked for.
+        log.warning("label of %s bought but not fetched: %s", label_request.rma_number, bought)
+        return carrier, carriers.LabelResult(
+            tracking_number=bought.tracking_number,
+            qr_payload=rules.qr_payload(label_request.rma_number, bought.tracking_number),
+            pdf=b"",
+            expires_on=label_request.today + timedelta(days=rules.LABEL_VALIDITY_DAYS),
+            carrier_reference=bought.carrier_reference,
+            label_url=bought.label_url,
+            tracking_carrier=bought.tracking_carrier,
+        )
     except carriers.CarrierRetryableError as error:
         raise ServiceUnavailable(
             f"the carrier could not make the label now ({error}); try again in a few minutes",
@@ -381,7 +424,9 @@ def cancel_shipment(session: Session, merchant_id: int, shipment: Shipment, *, a
 
 
 def get_label_pdf(session: Session, merchant_id: int, shipment: Shipment, *, storage_dir: Path | None = None) -> bytes:
-    """The parcel's label; drawn again (same data, same bytes) and stored if the file is missing."""
+    """The parcel's label. If the stored file is missing, a built-in label is drawn again (same
+    data, same bytes) and a carrier's is fetched again from the carrier; a carrier's label is
+    never redrawn (the carrier would not take it). Stored once got."""
     if shipment.merchant_id != merchant_id:
         raise NotFound("no such shipment")
     if shipment.status in ("label_pending", "label_failed"):
@@ -399,6 +444,20 @@ def get_label_pdf(session: Session, merchant_id: int, shipment: Shipment, *, sto
     except FileNotFoundError:
         pass
     merchant = merchant_service.get_merchant(session, merchant_id)
+    if shipment.carrier != "builtin":
+        if not shipment.label_url:
+            raise NotFound("the carrier's label file is missing", code="label_not_ready")
+        try:
+            adapter = providers.adapter_named(shipment.carrier, providers.settings_of(merchant.settings))
+            pdf = adapter.download_label(shipment.label_url)
+        except carriers.CarrierError as error:
+            raise ServiceUnavailable(
+                f"the carrier's label could not be fetched now ({error})", code="carrier_unavailable"
+            ) from error
+        _write_atomically(path, pdf)
+        if shipment.label_path is None:
+            shipment.label_path = relative.as_posix()
+        return pdf
     order = order_service.get_order(session, merchant_id, request.order_id, tenders=False)
     expires = shipment.label_expires_at
     label_request = _label_request(

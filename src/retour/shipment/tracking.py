@@ -16,18 +16,20 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from retour.audit import service as audit_service
 from retour.kit import clock
 from retour.kit.actor import Actor
 from retour.kit.db import unit_of_work
-from retour.kit.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from retour.kit.errors import Conflict, InvalidInput, NotFound, Refused, ServiceUnavailable, Unauthorized
 from retour.merchant import service as merchant_service
 from retour.models import InboundWebhook, Shipment, ShipmentEvent
 from retour.outbox import service as outbox
 from retour.return_request import service as return_service
 from retour.shipment import carriers, providers, repository, rules
+from retour.shipment import service as shipment_service
 from retour.shipment.carriers import TrackingEvent
 
 log = logging.getLogger("retour.tracking")
@@ -36,7 +38,8 @@ SUBJECT = "return_request"
 WEBHOOK_RECEIVED = "carrier.webhook_received"
 SYSTEM = Actor.system("Retour")
 # Headers kept with a stored webhook (for support: what the carrier said it was).
-_KEPT_HEADERS = ("content-type", "user-agent", "x-hmac-signature", "x-retour-token")
+# (Never the shop's own secret: Shippo's URL token is checked, not kept.)
+_KEPT_HEADERS = ("content-type", "user-agent", "x-hmac-signature", "shippo-auth-signature")
 
 
 @dataclass(frozen=True)
@@ -179,8 +182,16 @@ def receive_webhook(
         headers={key: value for key, value in lowered.items() if key in _KEPT_HEADERS},
         status="pending",
     )
-    session.add(row)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        # The same delivery arrived twice at once (PostgreSQL): the other request stored it.
+        existing = repository.inbound_webhook(session, merchant.id, provider, external_id)
+        if existing is None:
+            raise
+        return existing, False
     outbox.enqueue(session, merchant_id=merchant.id, topic=WEBHOOK_RECEIVED, payload={"inbound_webhook_id": row.id})
     return row, True
 
@@ -238,26 +249,45 @@ def parcels_to_poll(session: Session, merchant_id: int, now: datetime, limit: in
     ]
 
 
-def poll_parcel(session: Session, merchant_id: int, shipment_id: int) -> ScanOutcome | None:
-    """Ask the parcel's carrier where it is and record what is new. A carrier that fails now is
-    asked again at the next round (``last_polled_at`` is stamped either way); None then."""
+def poll_parcel(
+    session: Session, merchant_id: int, shipment_id: int, *, raise_errors: bool = False
+) -> ScanOutcome | None:
+    """Ask the parcel's carrier where it is now and record what is new (the shop's "track now").
+    A carrier that fails is asked again at the next round (``last_polled_at`` is stamped either
+    way): None then, or, with ``raise_errors``, ``Refused`` (``carrier_refused``, a carrier that
+    will keep refusing) or ``ServiceUnavailable`` (``carrier_unavailable``)."""
     shipment = repository.get_shipment(session, merchant_id, shipment_id, lock=True)
     if shipment is None or not shipment.tracking_number:
         raise NotFound("no such shipment")
     shipment.last_polled_at = clock.now()
-    merchant = merchant_service.get_merchant(session, merchant_id)
-    try:
-        adapter = providers.adapter_named(shipment.carrier, providers.settings_of(merchant.settings))
-        events = adapter.track(shipment.tracking_number)
-    except carriers.CarrierError as error:
-        log.warning("tracking %s (%s) failed: %s", shipment.tracking_number, shipment.carrier, error)
+    events = _ask_carrier(session, merchant_id, shipment, raise_errors=raise_errors)
+    if events is None:
         return None
     return record_scans(session, merchant_id, shipment.id, events, source=shipment.carrier)
 
 
+def _ask_carrier(
+    session: Session, merchant_id: int, shipment: Shipment, *, raise_errors: bool = False
+) -> list[TrackingEvent] | None:
+    merchant = merchant_service.get_merchant(session, merchant_id)
+    try:
+        adapter = providers.adapter_named(shipment.carrier, providers.settings_of(merchant.settings))
+        return adapter.track(shipment.tracking_number or "", tracking_carrier=shipment.tracking_carrier)
+    except carriers.CarrierError as error:
+        log.warning("tracking %s (%s) failed: %s", shipment.tracking_number, shipment.carrier, error)
+        if not raise_errors:
+            return None
+        if isinstance(error, carriers.CarrierRetryableError):
+            raise ServiceUnavailable(f"the carrier did not answer: {error}", code="carrier_unavailable") from error
+        raise Refused(f"the carrier refused: {error}", code="carrier_refused") from error
+
+
 def poll_all(factory: sessionmaker[Session], *, now: datetime | None = None, limit: int = 100) -> int:
-    """One polling round over every shop; each parcel in its own transaction (a slow or failing
-    carrier never holds or undoes the others). Returns how many parcels were asked."""
+    """One polling round over every shop. Each parcel is claimed in a short transaction (locked,
+    skipped if another worker holds it, checked again and stamped), the carrier is asked with no
+    write transaction open (its slowness holds no lock), and the new scans are recorded in
+    another. A parcel that fails, whatever the reason, is logged and the round goes on. Returns
+    how many parcels were asked."""
     now = now or clock.now()
     with unit_of_work(factory) as session:
         targets = [
@@ -265,10 +295,38 @@ def poll_all(factory: sessionmaker[Session], *, now: datetime | None = None, lim
             for merchant_id in repository.merchant_ids(session)
             for shipment in parcels_to_poll(session, merchant_id, now, limit)
         ]
+    asked = 0
     for merchant_id, shipment_id in targets:
-        with unit_of_work(factory) as session:
-            poll_parcel(session, merchant_id, shipment_id)
-    return len(targets)
+        try:
+            with unit_of_work(factory) as session:
+                claimed = _claim_for_poll(session, merchant_id, shipment_id, now)
+            if claimed is None:
+                continue
+            asked += 1
+            with unit_of_work(factory, write=False) as session:
+                shipment = repository.get_shipment(session, merchant_id, shipment_id)
+                events = _ask_carrier(session, merchant_id, shipment) if shipment is not None else None
+            if events:
+                with unit_of_work(factory) as session:
+                    record_scans(session, merchant_id, shipment_id, events, source=claimed)
+        except Exception:
+            log.exception("polling parcel %s of shop %s failed", shipment_id, merchant_id)
+    return asked
+
+
+def _claim_for_poll(session: Session, merchant_id: int, shipment_id: int, now: datetime) -> str | None:
+    """Lock the parcel unless another worker has it, check it is still due, stamp it; its carrier."""
+    shipment = repository.get_shipment(session, merchant_id, shipment_id, lock=True, skip_locked=True)
+    if shipment is None or not rules.should_poll(
+        shipment.status,
+        shipment.carrier,
+        shipment.tracking_number,
+        clock.as_utc(shipment.last_polled_at) if shipment.last_polled_at else None,
+        now,
+    ):
+        return None
+    shipment.last_polled_at = now
+    return shipment.carrier
 
 
 # ---- Expiry ----------------------------------------------------------------------------------------
@@ -281,8 +339,12 @@ def expire_labels(session: Session, merchant_id: int, *, now: datetime | None = 
     workers at once (rows locked, already-expired ones skipped)."""
     now = now or clock.now()
     expired: list[int] = []
-    for shipment in repository.expiring_labels(session, merchant_id, now):
-        if not rules.label_has_expired(
+    for candidate in repository.expiring_labels(session, merchant_id, now):
+        # The return first, then the parcel: the order receiving and cancelling lock them in, so
+        # two of them never wait for each other.
+        request = return_service.get_return(session, merchant_id, candidate.return_request_id, lock=True)
+        shipment = repository.get_shipment(session, merchant_id, candidate.id, lock=True)
+        if shipment is None or not rules.label_has_expired(
             shipment.status, clock.as_utc(shipment.label_expires_at) if shipment.label_expires_at else None, now
         ):
             continue
@@ -297,7 +359,6 @@ def expire_labels(session: Session, merchant_id: int, *, now: datetime | None = 
             after={"status": "label_expired"},
         )
         expired.append(shipment.id)
-        request = return_service.get_return(session, merchant_id, shipment.return_request_id, lock=True)
         others = [
             other
             for other in repository.shipments_of_return(session, merchant_id, request.id)
@@ -313,13 +374,15 @@ def expire_labels(session: Session, merchant_id: int, *, now: datetime | None = 
 
 
 def expire_all(factory: sessionmaker[Session], *, now: datetime | None = None) -> int:
-    """Expire the labels of every shop, one transaction per shop."""
+    """Expire the labels of every shop, and give up on labels a carrier has not sold for two
+    hours; one transaction per shop."""
     with unit_of_work(factory) as session:
         merchant_ids = repository.merchant_ids(session)
     total = 0
     for merchant_id in merchant_ids:
         with unit_of_work(factory) as session:
             total += len(expire_labels(session, merchant_id, now=now))
+            shipment_service.fail_stale_pending_labels(session, merchant_id, now=now)
     return total
 
 
