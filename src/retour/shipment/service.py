@@ -128,21 +128,7 @@ def create_shipment(
         session.add(shipment)
         session.flush()
         facts = {"shipment_id": shipment.id, "method": method, "carrier": shipment.carrier, "status": shipment.status}
-        audit_service.record(
-            session,
-            merchant_id=merchant_id,
-            subject_type=SUBJECT,
-            subject_id=request.id,
-            action=LABEL_REQUESTED,
-            actor=actor,
-            after=facts,
-        )
-        outbox.enqueue(
-            session,
-            merchant_id=merchant_id,
-            topic=LABEL_REQUESTED,
-            payload={"return_id": request.id, "rma_number": request.number, **facts},
-        )
+        _tell(session, request, LABEL_REQUESTED, actor, facts)
         return shipment
     label_request = _label_request(merchant, order, request, method, store_code, parcel, today)
     carrier, label = _make_label(merchant, method, label_request)
@@ -210,21 +196,13 @@ def _fail_label(
     shipment.status, shipment.failure_reason = "label_failed", reason[:500]
     shipment.updated_at = clock.now()
     facts = {"shipment_id": shipment.id, "carrier": shipment.carrier, "reason": shipment.failure_reason}
-    audit_service.record(
+    _tell(
         session,
-        merchant_id=merchant_id,
-        subject_type=SUBJECT,
-        subject_id=request.id,
-        action=LABEL_FAILED,
-        actor=actor,
+        request,
+        LABEL_FAILED,
+        actor,
+        {**facts, "status": "label_failed"},
         before={"shipment_id": shipment.id, "status": before},
-        after={**facts, "status": "label_failed"},
-    )
-    outbox.enqueue(
-        session,
-        merchant_id=merchant_id,
-        topic=LABEL_FAILED,
-        payload={"return_id": request.id, "rma_number": request.number, **facts},
     )
 
 
@@ -263,19 +241,33 @@ def _record_label(
         "tracking_number": label.tracking_number,
         "status": shipment.status,
     }
+    _tell(session, request, LABEL_CREATED, actor, facts)
+
+
+def _tell(
+    session: Session,
+    request: ReturnRequest,
+    action: str,
+    actor: Actor,
+    facts: dict[str, Any],
+    *,
+    before: dict[str, Any] | None = None,
+) -> None:
+    """An audit event on the return (its timeline) and an outbox message with the same facts."""
     audit_service.record(
         session,
-        merchant_id=merchant_id,
+        merchant_id=request.merchant_id,
         subject_type=SUBJECT,
         subject_id=request.id,
-        action=LABEL_CREATED,
+        action=action,
         actor=actor,
+        before=before,
         after=facts,
     )
     outbox.enqueue(
         session,
-        merchant_id=merchant_id,
-        topic=LABEL_CREATED,
+        merchant_id=request.merchant_id,
+        topic=action,
         payload={"return_id": request.id, "rma_number": request.number, **facts},
     )
 
