@@ -325,3 +325,165 @@ def test_import_command_end_to_end(cli_env: dict[str, Any], tmp_path: Path) -> N
     assert "'lea-at-example' is not a valid email" in partly.output
     assert "orders: 2 imported, 0 updated, 1 failed" in partly.output
     assert unknown.exit_code == 1 and "no shop with slug 'nowhere'" in unknown.output
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("Inès Haddad", "Inès\x00Haddad", RowError(5, "customer_name", "contains a NUL character (\\x00): remove it from the file")),
+        (",1,MEDAL-AG,,1,119.00,0,19.83", ",1,MEDAL-AG,\x00,1,119.00,0,19.83", RowError(5, "title", "contains a NUL character (\\x00): remove it from the file")),
+        ("ines@example.com", "ines@exa\x00mple.com", RowError(5, "email", "contains a NUL character (\\x00): remove it from the file")),
+        ("Inès Haddad,fr,", "Inès Haddad,fr," + "x" * 1001, RowError(5, "customer_tags", "1001 characters: at most 1000")),
+        ("o-3,ML-3,", "o-3,ML-" + "3" * 98 + ",", RowError(5, "order_number", "String should have at most 100 characters")),
+        ("Inès Haddad", "I" * 201, RowError(5, "customer_name", "String should have at most 200 characters")),
+    ],
+)  # fmt: skip
+def test_a_nul_character_or_an_over_long_cell_is_refused_before_the_database_sees_it(
+    factory: sessionmaker[Session], tmp_path: Path, shop: str, old: str, new: str, expected: RowError
+) -> None:
+    _import(factory, tmp_path, "products", PRODUCTS, shop)
+    assert ORDERS.count(old) == 1
+
+    report, output = _import(factory, tmp_path, "orders", ORDERS.replace(old, new), shop)
+
+    assert report.errors == [expected]
+    assert (report.created, report.updated, report.failed) == (2, 0, 1)
+    assert expected.field in output
+    with factory() as session:
+        assert _order(session, "o-3") is None
+        assert session.scalar(select(func.count()).select_from(Customer).where(Customer.email.like("ines%"))) == 0
+        assert (_counts(session)["Order"], _counts(session)["OrderLine"]) == (2, 4)
+
+
+def test_a_cell_refused_for_its_nul_is_not_reported_again_by_the_schema(
+    factory: sessionmaker[Session], tmp_path: Path, shop: str
+) -> None:
+    text = ORDERS.replace("ines@example.com", "ines@exa\x00mple.com").replace(
+        ",1,MEDAL-AG,,1,119.00,0,19.83", ",1,MEDAL-AG,,0,119.00,0,19.83"
+    )
+
+    report, _ = _import(factory, tmp_path, "orders", text, shop)
+
+    assert report.errors == [
+        RowError(5, "email", "contains a NUL character (\\x00): remove it from the file"),
+        RowError(5, "quantity", "Input should be greater than or equal to 1"),
+    ]
+
+
+def test_a_nul_in_an_ignored_column_changes_nothing(factory: sessionmaker[Session], tmp_path: Path, shop: str) -> None:
+    text = PRODUCTS.replace(",inventory_quantity\n", ",inventory_quantity,note\n", 1).replace(
+        "or jaune,3\n", "or jaune,3,a\x00b\n"
+    )
+
+    report, _ = _import(factory, tmp_path, "products", text, shop)
+
+    assert (report.created, report.failed, report.errors) == (2, 0, [])
+    assert report.warnings == ["column(s) ignored: note"]
+
+
+def test_a_refusal_by_the_database_leaves_that_order_out_and_imports_the_others(
+    factory: sessionmaker[Session], tmp_path: Path, shop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever the database refuses (here after o-2's rows were written in its savepoint, which
+    also aborts the transaction on PostgreSQL) costs that one order, never the batch."""
+    from sqlalchemy import text as sql
+
+    from retour.order import service as order_service
+
+    real_upsert = order_service.upsert_order
+
+    def upsert_then_fail_for_o2(session: Session, merchant_id: int, data: Any) -> Any:
+        result = real_upsert(session, merchant_id, data)
+        if data.external_id == "o-2":
+            session.flush()
+            session.execute(sql("SELECT missing_column FROM customer"))
+        return result
+
+    monkeypatch.setattr(order_service, "upsert_order", upsert_then_fail_for_o2)
+    _import(factory, tmp_path, "products", PRODUCTS, shop)
+
+    report, output = _import(factory, tmp_path, "orders", ORDERS, shop)
+
+    assert (report.created, report.updated, report.failed) == (2, 0, 1)
+    assert len(report.errors) == 1
+    error = report.errors[0]
+    assert (error.line, error.field) == (3, "row")
+    assert error.message.startswith("the database refused this order: ")
+    assert "missing_column" in error.message
+    assert "orders: 2 imported, 0 updated, 1 failed" in output
+    with factory() as session:
+        assert _order(session, "o-2") is None
+        assert (
+            session.scalar(select(func.count()).select_from(Customer).where(Customer.email == "lea@example.com")) == 0
+        )
+        assert _counts(session) == {"Product": 2, "Variant": 3, "Customer": 2, "Order": 2, "OrderLine": 3, "Tender": 3}
+
+
+def test_the_gift_code_is_imported_and_opens_the_portal_for_the_recipient(
+    factory: sessionmaker[Session], tmp_path: Path, shop: str
+) -> None:
+    from retour.portal import service as portal_service
+    from retour.portal.schemas import LookupIn
+
+    text = ORDERS.replace("tender_amount\n", "tender_amount,gift_code\n", 1)
+    text = text.replace("gift_card,100.00\n", "gift_card,100.00,LUNE-7Q2K\n").replace(
+        "card,1122.90\n", "card,1122.90,\n"
+    )
+
+    report, _ = _import(factory, tmp_path, "orders", text, shop)
+
+    assert (report.created, report.failed, report.errors) == (3, 0, [])
+    with unit_of_work(factory) as session:
+        assert [(o.external_id, o.gift_code) for o in session.scalars(select(Order).order_by(Order.external_id))] == [
+            ("o-1", "LUNE-7Q2K"),
+            ("o-2", None),
+            ("o-3", None),
+        ]
+        merchant_id = session.scalars(select(Order.merchant_id)).first()
+        assert merchant_id is not None
+        lookup = LookupIn(mode="gift", order_number="ML-1", gift_code="lune 7q2k", recipient_email="amie@example.com")
+        found = portal_service.find_order(session, merchant_id, lookup, client_address="203.0.113.9")
+        assert found.outcome == "opened"
+
+
+@pytest.mark.parametrize(
+    ("code_1", "code_3", "expected"),
+    [
+        ("A" * 41, "", RowError(2, "gift_code", "String should have at most 40 characters")),
+        ("LUNE-7Q2K", "LUNE-0000", RowError(4, "gift_code", "'LUNE-0000' differs from 'LUNE-7Q2K' on line 2")),
+    ],
+)
+def test_a_bad_gift_code_leaves_its_order_out(
+    factory: sessionmaker[Session], tmp_path: Path, shop: str, code_1: str, code_3: str, expected: RowError
+) -> None:
+    text = ORDERS.replace("tender_amount\n", "tender_amount,gift_code\n", 1)
+    text = text.replace("gift_card,100.00\n", f"gift_card,100.00,{code_1}\n").replace(
+        "card,1122.90\n", f"card,1122.90,{code_3}\n"
+    )
+
+    report, _ = _import(factory, tmp_path, "orders", text, shop)
+
+    assert report.errors == [expected]
+    assert (report.created, report.failed) == (2, 1)
+    with factory() as session:
+        assert _order(session, "o-1") is None
+
+
+def test_a_data_error_of_postgresql_costs_one_order_only(
+    factory: sessionmaker[Session], tmp_path: Path, shop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real thing behind the check at read time: PostgreSQL refuses a NUL in text (DataError)."""
+    if factory.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("SQLite stores a NUL character: only PostgreSQL refuses it")
+    monkeypatch.setattr(csv_import, "unstorable_cells", lambda rows, columns: [])
+    _import(factory, tmp_path, "products", PRODUCTS, shop)
+
+    report, _ = _import(factory, tmp_path, "orders", ORDERS.replace("Inès Haddad", "Inès\x00Haddad"), shop)
+
+    assert report.errors == [
+        RowError(5, "row", "the database refused this order: PostgreSQL text fields cannot contain NUL (0x00) bytes")
+    ]
+    assert (report.created, report.failed) == (2, 1)
+    with factory() as session:
+        assert _order(session, "o-3") is None
+        assert _counts(session) == {"Product": 2, "Variant": 3, "Customer": 2, "Order": 2, "OrderLine": 4, "Tender": 3}

@@ -19,7 +19,8 @@ not be next to each other).
 
     order_external_id, order_number, email, customer_name, language, customer_tags, postal_code,
     country, currency, placed_at, shipped_at, delivered_at, shipping, line_id, sku, title,
-    quantity, unit_price, discount, tax, tender_kind, tender_amount  [, tender_reference, order_tags]
+    quantity, unit_price, discount, tax, tender_kind, tender_amount
+    [, tender_reference, order_tags, gift_code]
 
 Dates are ISO 8601: ``2026-11-02`` (noon UTC that day) or ``2026-11-02T14:30:00+01:00`` (no offset:
 UTC). ``unit_price`` is the price of one unit tax included; ``discount`` is the line's share of
@@ -31,7 +32,9 @@ the same order; when given they must agree.
 Each product or order goes through the same schema and service as the API
 (``ProductIn``/``catalog_service.upsert_product``, ``OrderIn``/``order_service.upsert_order``),
 in its own savepoint: a bad row is reported with its line number and column and its whole
-product or order is left out (never half an order); everything else is imported. Importing the
+product or order is left out (never half an order); everything else is imported. A cell with a
+NUL character or longer than ``MAX_CELL`` is refused before anything is written, and whatever the
+database itself refuses (a value its column cannot hold) leaves that one product or order out too. Importing the
 same file again updates what is there and creates nothing twice.
 """
 
@@ -48,7 +51,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from retour.catalog import service as catalog_service
@@ -75,6 +78,8 @@ from retour.order.schemas import OrderIn
 Kind = Literal["products", "orders"]
 BATCH = 200
 """Products or orders per transaction (each in its own savepoint inside it)."""
+MAX_CELL = 1000
+"""The longest cell read (characters); the schema caps most columns far lower (a SKU at 100)."""
 _KEYS = {"products": "product_external_id", "orders": "order_external_id"}
 _COLUMNS = {"products": (PRODUCT_COLUMNS, PRODUCT_OPTIONAL), "orders": (ORDER_COLUMNS, ORDER_OPTIONAL)}
 _SERVICE_FIELDS = {"number": "order_number", "variants.sku": "sku", "lines": "line_id", "slug": "shop"}
@@ -191,12 +196,13 @@ def import_rows(
 ) -> None:
     """Validate and upsert each group in its own savepoint, ``BATCH`` groups per transaction."""
     build = build_product if kind == "products" else build_order
+    columns = frozenset(_COLUMNS[kind][0] + _COLUMNS[kind][1])
     started = clock.now()
     for batch in _batches(groups):
         with unit_of_work(factory) as session:
             for key, rows in batch:
                 try:
-                    data = build(key, rows, defaults)
+                    data = _build(build, key, rows, defaults, columns)
                     with session.begin_nested():
                         created = _upsert(session, merchant_id, data, started=started)
                 except GroupRefused as refused:
@@ -205,10 +211,49 @@ def import_rows(
                 except (RetourError, IntegrityError) as error:
                     report.errors.append(_service_error(error, rows))
                     report.failed += 1
+                except DBAPIError as error:  # the savepoint is rolled back: nothing of this group stays
+                    report.errors.append(_database_error(error, kind, rows))
+                    report.failed += 1
                 else:
                     report.created += created
                     report.updated += not created
                 advance()
+
+
+def _build(
+    build: Callable[[str, list[Row], Defaults], BaseModel],
+    key: str,
+    rows: list[Row],
+    defaults: Defaults,
+    columns: frozenset[str],
+) -> BaseModel:
+    """The group's schema, or every problem of its rows: cells the database could not store, then
+    what the schema refuses (a cell is reported once)."""
+    unstorable = unstorable_cells(rows, columns)
+    try:
+        data = build(key, rows, defaults)
+    except GroupRefused as refused:
+        seen = {(error.line, error.field) for error in unstorable}
+        others = [error for error in refused.errors if (error.line, error.field) not in seen]
+        raise GroupRefused(sorted(unstorable + others, key=lambda error: error.line)) from None
+    if unstorable:
+        raise GroupRefused(unstorable)
+    return data
+
+
+def unstorable_cells(rows: list[Row], columns: frozenset[str]) -> list[RowError]:
+    """Cells of these columns that no database column should receive: a NUL character (PostgreSQL
+    refuses it in text, SQLite would keep it) or text longer than ``MAX_CELL``."""
+    errors: list[RowError] = []
+    for row in rows:
+        for column, value in row.values.items():
+            if column not in columns:
+                continue
+            if "\x00" in value:
+                errors.append(RowError(row.line, column, "contains a NUL character (\\x00): remove it from the file"))
+            elif len(value.strip()) > MAX_CELL:
+                errors.append(RowError(row.line, column, f"{len(value.strip())} characters: at most {MAX_CELL}"))
+    return errors
 
 
 def _upsert(session: Session, merchant_id: int, data: BaseModel, *, started: datetime) -> bool:
@@ -226,6 +271,13 @@ def _service_error(error: RetourError | IntegrityError, rows: list[Row]) -> RowE
     column = _SERVICE_FIELDS.get(error.field or "", error.field or "row")
     line = next((row.line for row in rows if row.get(column)), rows[0].line)
     return RowError(line, column, error.detail)
+
+
+def _database_error(error: DBAPIError, kind: Kind, rows: list[Row]) -> RowError:
+    """A refusal only the database saw (a value its column cannot hold): the whole group is left out."""
+    detail = (str(error.orig).strip().splitlines() or [type(error.orig).__name__])[0][:200]
+    noun = "product" if kind == "products" else "order"
+    return RowError(rows[0].line, "row", f"the database refused this {noun}: {detail}")
 
 
 def _unique_violation(error: IntegrityError) -> RetourError:

@@ -53,7 +53,7 @@ ORDER_COLUMNS = (
     "tender_kind",
     "tender_amount",
 )
-ORDER_OPTIONAL = ("tender_reference", "order_tags")
+ORDER_OPTIONAL = ("tender_reference", "order_tags", "gift_code")
 
 # Columns that describe the whole product or order: the same on every row (or left blank).
 _PRODUCT_HEADER = ("title", "category", "tags", "currency", "image_url")
@@ -71,6 +71,7 @@ _ORDER_HEADER = (
     "delivered_at",
     "shipping",
     "order_tags",
+    "gift_code",
 )
 
 
@@ -166,7 +167,7 @@ def build_product(key: str, rows: list[Row], defaults: Defaults) -> ProductIn:
             "sku": row.get("sku"),
             "title": row.get("variant_title"),
             "is_final_sale": collect.read(row, "final_sale", fields.boolean, False),
-            "weight_grams": collect.read(row, "weight_grams", lambda text: fields.whole_number(text) if text else None),
+            "weight_grams": row.get("weight_grams").replace(",", ".") or None,  # VariantIn checks: 3 decimals
             "attributes": collect.read(row, "attributes", fields.attributes, {}),
         }
         if currency:
@@ -235,6 +236,7 @@ def build_order(key: str, rows: list[Row], defaults: Defaults) -> OrderIn:
         if currency
         else 0,
         "tags": fields.items(header.get("order_tags", "")),
+        "gift_code": header.get("gift_code") or None,
         "lines": lines,
         "tenders": tenders,
     }
@@ -299,6 +301,7 @@ _ORDER_FIELDS = {
     "delivered_at": "delivered_at",
     "shipping_amount": "shipping",
     "tags": "order_tags",
+    "gift_code": "gift_code",
     "lines": "line_id",
     "lines.external_id": "line_id",
     "lines.sku": "sku",
