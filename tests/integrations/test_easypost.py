@@ -8,19 +8,21 @@ import base64
 import hashlib
 import hmac
 import unicodedata
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from retour.integrations.easypost import EasyPostCarrier, error_text
+from retour.integrations.easypost import EasyPostCarrier, error_text, shipment_reference
 from retour.integrations.http import Parcel
 from retour.shipment.carriers import (
     CarrierAdapter,
     CarrierFinalError,
     CarrierRetryableError,
     LabelPurchased,
+    LabelPurchaseUnknown,
     LabelRequest,
     LabelResult,
     Rate,
@@ -36,6 +38,10 @@ BUY = f"{API}/shipments/shp_9af92e0bdd6a428f8aba267686ab9cae/buy"
 TRACKERS = f"{API}/trackers"
 LABEL = "https://easypost-files.s3.us-west-2.amazonaws.com/files/postage_label/20300107/e8e1f2a9ba7b4d5b8b1c0a6f2f3d7c91.pdf"
 SHIPMENT_ID = "shp_9af92e0bdd6a428f8aba267686ab9cae"
+SHIPMENT = f"{SHIPMENTS}/{SHIPMENT_ID}"
+# The parcel's shipment, asked for by its reference: the parcel's and a digest of its addresses and parcel.
+PARCEL_REFERENCE = "R-000042/1:a16296cf3b34"
+PARCEL_SHIPMENT = f"{SHIPMENTS}/R-000042%2F1%3Aa16296cf3b34"
 KEY = "EZTK4b1d0c9e8f7a6b5c4d3e2f1a0b9c8d"
 SECRET = "A1B2C3-retour"
 
@@ -76,6 +82,8 @@ def label_request(weight_grams: int = 850) -> LabelRequest:
 def purchase_api(bought: httpx.Response | None = None, label: Answer | None = None) -> FakeApi:
     return FakeApi(
         {
+            # No shipment of this parcel yet.
+            ("GET", PARCEL_SHIPMENT): answer("easypost", "error_404_not_found", 404),
             ("POST", SHIPMENTS): answer("easypost", "shipment_created", 201),
             ("POST", BUY): bought or answer("easypost", "shipment_bought"),
             ("GET", LABEL): pdf_file() if label is None else label,
@@ -118,7 +126,6 @@ def test_a_return_shipment_is_sent_in_inches_and_ounces_with_the_outbound_addres
             "parcel": {"length": "11.9", "width": "7.9", "height": "4.0", "weight": "30.0"},
             "is_return": True,
             "options": {"label_format": "PDF"},
-            "reference": "R-000042/1",
         }
     }
     expected = "Basic " + base64.b64encode(f"{KEY}:".encode()).decode()
@@ -147,7 +154,7 @@ def test_a_label_is_bought_at_the_cheapest_rate_and_its_pdf_downloaded() -> None
         tracking_carrier="USPS",
     )
     assert api.sent("POST", BUY) == {"rate": {"id": "rate_b936eae682e543b1a6550ea120e81a3e"}}
-    assert api.calls() == [("POST", SHIPMENTS), ("POST", BUY), ("GET", LABEL)]
+    assert api.calls() == [("GET", PARCEL_SHIPMENT), ("POST", SHIPMENTS), ("POST", BUY), ("GET", LABEL)]
     # A signed storage link: the API key must not travel to it.
     assert "Authorization" not in api.requests[-1].headers
 
@@ -160,13 +167,16 @@ def test_the_preferred_service_is_bought_even_when_dearer() -> None:
 
 def test_a_refused_purchase_is_final_with_easyposts_message() -> None:
     api = purchase_api(bought=answer("easypost", "buy_error_422", 422))
+    # Read again in case an earlier attempt bought it: not bought.
+    api.routes[("GET", SHIPMENT)] = answer("easypost", "shipment_created")
     with pytest.raises(CarrierFinalError) as refused:
         easypost(api).create_label(label_request())
     assert str(refused.value) == (
         "easypost: HTTP 422 on POST /v2/shipments/shp_9af92e0bdd6a428f8aba267686ab9cae/buy: "
         "SHIPMENT.POSTAGE.FAILURE: USPS: Address Not Found."
     )
-    assert ("GET", LABEL) not in api.calls()
+    assert not isinstance(refused.value, LabelPurchaseUnknown)
+    assert api.calls() == [("GET", PARCEL_SHIPMENT), ("POST", SHIPMENTS), ("POST", BUY), ("GET", SHIPMENT)]
 
 
 def test_no_rate_is_final_and_says_why() -> None:
@@ -203,7 +213,7 @@ def test_a_label_bought_without_a_pdf_is_recorded_not_bought_again() -> None:
         "USPS",
     )
     assert str(label) == f"easypost: label {SHIPMENT_ID} was bought, but the carrier gave no PDF file for it"
-    assert api.calls() == [("POST", SHIPMENTS), ("POST", BUY)]
+    assert api.calls() == [("GET", PARCEL_SHIPMENT), ("POST", SHIPMENTS), ("POST", BUY)]
 
 
 def test_a_label_whose_file_fails_three_times_is_bought_not_bought_again() -> None:
@@ -221,8 +231,15 @@ def test_a_label_whose_file_fails_three_times_is_bought_not_bought_again() -> No
         f"easypost: label {SHIPMENT_ID} was bought, but its file could not be had in 3 attempts "
         "(last: easypost: the label file did not download (ConnectError))"
     )
-    assert api.calls() == [("POST", SHIPMENTS), ("POST", BUY), ("GET", LABEL), ("GET", LABEL), ("GET", LABEL)]
-    assert all("Authorization" not in request.headers for request in api.requests[2:])
+    assert api.calls() == [
+        ("GET", PARCEL_SHIPMENT),
+        ("POST", SHIPMENTS),
+        ("POST", BUY),
+        ("GET", LABEL),
+        ("GET", LABEL),
+        ("GET", LABEL),
+    ]
+    assert all("Authorization" not in request.headers for request in api.requests[3:])
 
 
 @pytest.mark.parametrize(
@@ -252,7 +269,7 @@ def test_a_label_whose_file_fails_once_is_fetched_again() -> None:
         LABEL,
         "USPS",
     )
-    assert api.calls() == [("POST", SHIPMENTS), ("POST", BUY), ("GET", LABEL), ("GET", LABEL)]
+    assert api.calls() == [("GET", PARCEL_SHIPMENT), ("POST", SHIPMENTS), ("POST", BUY), ("GET", LABEL), ("GET", LABEL)]
 
 
 def test_the_tracking_carrier_is_the_rate_bought_when_the_answer_names_none() -> None:
@@ -260,6 +277,118 @@ def test_the_tracking_carrier_is_the_rate_bought_when_the_answer_names_none() ->
     del bought["selected_rate"]
     label = easypost(purchase_api(bought=httpx.Response(200, json=bought))).create_label(label_request())
     assert label.tracking_carrier == "USPS"
+
+
+# Never bought twice: the parcel's shipment is found by its reference before one is made, and a
+# /buy without a clear answer reads the shipment again rather than buying another.
+
+
+def test_the_parcels_shipment_carries_its_reference_with_a_digest_of_what_it_says() -> None:
+    api = purchase_api()
+    easypost(api).create_label(label_request())
+    assert api.sent("POST", SHIPMENTS)["shipment"]["reference"] == PARCEL_REFERENCE
+    # An order whose address was corrected gets a shipment of its own, not the old one.
+    moved = EasyPostCarrier(KEY, client=api.client)._shipment(
+        replace(label_request(), sender=Address("Elizabeth Swan", ("180 N Harbor Dr",), "90277", "Redondo Beach", "US"))
+    )
+    assert shipment_reference("R-000042/1", moved) != PARCEL_REFERENCE
+
+
+def test_a_buy_that_timed_out_reads_the_shipment_and_uses_the_label_bought() -> None:
+    api = purchase_api(bought=None)
+    api.routes[("POST", BUY)] = httpx.ReadTimeout("timed out")
+    api.routes[("GET", SHIPMENT)] = answer("easypost", "shipment_bought")
+    label = easypost(api).create_label(label_request())
+    assert (label.tracking_number, label.carrier_reference, label.label_url, label.pdf) == (
+        "9400100105442285876350",
+        SHIPMENT_ID,
+        LABEL,
+        PDF,
+    )
+    assert api.calls() == [
+        ("GET", PARCEL_SHIPMENT),
+        ("POST", SHIPMENTS),
+        ("POST", BUY),
+        ("GET", SHIPMENT),
+        ("GET", LABEL),
+    ]
+
+
+def test_a_buy_without_an_answer_is_retried_on_the_same_shipment_which_is_found_bought() -> None:
+    api = purchase_api(bought=None)
+    api.routes[("POST", BUY)] = httpx.Response(502, text="")
+    # EasyPost had not finished when asked at once; the retry finds it bought.
+    api.routes[("GET", SHIPMENT)] = answer("easypost", "shipment_created")
+    with pytest.raises(CarrierRetryableError) as failed:
+        easypost(api).create_label(label_request())
+    assert str(failed.value) == (
+        f"easypost: shipment {SHIPMENT_ID} is not bought (easypost: HTTP 502 on POST /v2/shipments/{SHIPMENT_ID}/buy:"
+        " Bad Gateway); the next attempt buys it"
+    )
+    api.routes[("GET", PARCEL_SHIPMENT)] = answer("easypost", "shipment_bought")
+    label = easypost(api).create_label(label_request())
+    assert (label.tracking_number, label.carrier_reference) == ("9400100105442285876350", SHIPMENT_ID)
+    # One shipment, one purchase request over both attempts.
+    assert api.calls() == [
+        ("GET", PARCEL_SHIPMENT),
+        ("POST", SHIPMENTS),
+        ("POST", BUY),
+        ("GET", SHIPMENT),
+        ("GET", PARCEL_SHIPMENT),
+        ("GET", LABEL),
+    ]
+
+
+def test_a_retried_attempt_buys_the_parcels_earlier_shipment_not_a_new_one() -> None:
+    api = purchase_api()
+    api.routes[("GET", PARCEL_SHIPMENT)] = answer("easypost", "shipment_created")
+    label = easypost(api).create_label(label_request())
+    assert label.carrier_reference == SHIPMENT_ID
+    assert api.calls() == [("GET", PARCEL_SHIPMENT), ("POST", BUY), ("GET", LABEL)]
+
+
+def test_a_buy_refused_because_an_earlier_attempt_bought_it_uses_that_label() -> None:
+    api = purchase_api(bought=answer("easypost", "buy_error_postage_exists", 422))
+    api.routes[("GET", SHIPMENT)] = answer("easypost", "shipment_bought")
+    label = easypost(api).create_label(label_request())
+    assert (label.tracking_number, label.pdf) == ("9400100105442285876350", PDF)
+    assert api.count("POST", BUY) == 1
+
+
+def test_a_buy_without_an_answer_whose_shipment_cannot_be_read_stops_for_a_person() -> None:
+    api = purchase_api(bought=None)
+    api.routes[("POST", BUY)] = httpx.RemoteProtocolError("peer closed connection")
+    api.routes[("GET", SHIPMENT)] = httpx.ReadTimeout("timed out")
+    with pytest.raises(LabelPurchaseUnknown) as unknown:
+        easypost(api).create_label(label_request())
+    assert isinstance(unknown.value, CarrierFinalError)
+    assert str(unknown.value) == (
+        f"easypost: purchase outcome unknown (easypost: could not reach the API for POST /v2/shipments/{SHIPMENT_ID}"
+        "/buy (RemoteProtocolError); reading the shipment failed: easypost: no answer within 10 s to GET "
+        f"/v2/shipments/{SHIPMENT_ID}): check shipment {SHIPMENT_ID} in the EasyPost account before buying again"
+    )
+    assert unknown.value.carrier_reference == SHIPMENT_ID
+    assert api.calls() == [("GET", PARCEL_SHIPMENT), ("POST", SHIPMENTS), ("POST", BUY), ("GET", SHIPMENT)]
+
+
+def test_a_buy_that_never_reached_easypost_is_retryable() -> None:
+    api = purchase_api(bought=None)
+    api.routes[("POST", BUY)] = httpx.ConnectError("connection refused")
+    with pytest.raises(CarrierRetryableError) as failed:
+        easypost(api).create_label(label_request())
+    assert (
+        str(failed.value)
+        == f"easypost: could not reach the API for POST /v2/shipments/{SHIPMENT_ID}/buy (ConnectError)"
+    )
+    assert api.calls() == [("GET", PARCEL_SHIPMENT), ("POST", SHIPMENTS), ("POST", BUY)]
+
+
+def test_an_unreadable_parcel_shipment_is_retryable_and_buys_nothing() -> None:
+    api = purchase_api()
+    api.routes[("GET", PARCEL_SHIPMENT)] = httpx.Response(503, text="")
+    with pytest.raises(CarrierRetryableError):
+        easypost(api).create_label(label_request())
+    assert api.calls() == [("GET", PARCEL_SHIPMENT)]
 
 
 # A label's file fetched again
@@ -435,6 +564,40 @@ BODY = recorded_bytes("easypost", "webhook_tracker_updated")
 def signature(body: bytes, secret: str = SECRET) -> dict[str, str]:
     key = unicodedata.normalize("NFKD", secret).encode()
     return {"X-Hmac-Signature": "hmac-sha256-hex=" + hmac.new(key, body, hashlib.sha256).hexdigest()}
+
+
+@pytest.mark.parametrize(
+    ("result", "error", "message"),
+    [
+        (
+            answer("easypost", "tracker_not_found", 404),
+            CarrierFinalError,
+            "easypost: HTTP 404 on POST /v2/trackers: TRACKER.NOT_FOUND: The requested resource could not be found.",
+        ),
+        (
+            httpx.Response(
+                503, json={"error": {"code": "SERVICE_UNAVAILABLE", "message": "Try again later.", "errors": []}}
+            ),
+            CarrierRetryableError,
+            "easypost: HTTP 503 on POST /v2/trackers: SERVICE_UNAVAILABLE: Try again later.",
+        ),
+        (
+            httpx.Response(500, text=""),
+            CarrierRetryableError,
+            "easypost: HTTP 500 on POST /v2/trackers: Internal Server Error",
+        ),
+        (httpx.ReadTimeout("timed out"), CarrierRetryableError, "easypost: no answer within 3 s to POST /v2/trackers"),
+    ],
+)
+def test_tracking_errors_say_whether_to_ask_again(
+    result: httpx.Response | Exception, error: type[Exception], message: str
+) -> None:
+    # An unknown tracker will stay unknown; an outage or a timeout is asked again at the next poll.
+    api = FakeApi({("POST", TRACKERS): result})
+    with pytest.raises(error) as failed:
+        easypost(api, timeout=3).track("EZ4000000004")
+    assert (type(failed.value), str(failed.value)) == (error, message)
+    assert api.calls() == [("POST", TRACKERS)]
 
 
 def test_a_webhook_signed_with_the_secret_is_accepted() -> None:

@@ -19,6 +19,7 @@ from retour.shipment.carriers import (
     CarrierFinalError,
     CarrierRetryableError,
     LabelPurchased,
+    LabelPurchaseUnknown,
     LabelRequest,
     LabelResult,
     Rate,
@@ -79,6 +80,8 @@ def purchase_api(
 ) -> FakeApi:
     return FakeApi(
         {
+            # The parcel's earlier purchases among the account's latest labels: none.
+            ("GET", TRANSACTIONS): answer("shippo", "transactions_none"),
             ("POST", SHIPMENTS): answer("shippo", "shipment_created", 201),
             ("POST", TRANSACTIONS): bought or answer("shippo", transaction, 201),
             ("GET", LABEL): pdf_file() if label is None else label,
@@ -159,7 +162,7 @@ def test_a_label_is_bought_at_the_cheapest_rate_and_its_pdf_downloaded() -> None
         "async": False,
         "metadata": "R-000042/1",
     }
-    assert api.calls() == [("POST", SHIPMENTS), ("POST", TRANSACTIONS), ("GET", LABEL)]
+    assert api.calls() == [("GET", TRANSACTIONS), ("POST", SHIPMENTS), ("POST", TRANSACTIONS), ("GET", LABEL)]
     download = api.requests[-1]
     # A signed storage link: the API token must not travel to it (and S3 would refuse it).
     assert "Authorization" not in download.headers
@@ -216,7 +219,7 @@ def test_a_preferred_service_not_offered_is_final_and_buys_nothing() -> None:
         "shippo: service 'colissimo_express' is not offered for this parcel "
         "(offered: chronopost_chrono_13, colissimo_home, ups_standard)"
     )
-    assert api.calls() == [("POST", SHIPMENTS)]
+    assert api.calls() == [("GET", TRANSACTIONS), ("POST", SHIPMENTS)]
 
 
 def test_a_refused_purchase_is_final_with_shippos_message() -> None:
@@ -230,7 +233,8 @@ def test_a_refused_purchase_is_final_with_shippos_message() -> None:
 
 
 def test_no_rate_is_final_and_says_why() -> None:
-    api = FakeApi({("POST", SHIPMENTS): answer("shippo", "shipment_without_rates", 201)})
+    api = purchase_api()
+    api.routes[("POST", SHIPMENTS)] = answer("shippo", "shipment_without_rates", 201)
     with pytest.raises(CarrierFinalError) as refused:
         shippo(api).create_label(label_request())
     assert str(refused.value) == (
@@ -271,8 +275,15 @@ def test_a_label_whose_file_fails_three_times_is_bought_not_bought_again() -> No
         "(last: shippo: the label file did not download (HTTP 503))"
     )
     assert isinstance(bought.__cause__, CarrierRetryableError)
-    assert api.calls() == [("POST", SHIPMENTS), ("POST", TRANSACTIONS), ("GET", LABEL), ("GET", LABEL), ("GET", LABEL)]
-    assert all("Authorization" not in request.headers for request in api.requests[2:])
+    assert api.calls() == [
+        ("GET", TRANSACTIONS),
+        ("POST", SHIPMENTS),
+        ("POST", TRANSACTIONS),
+        ("GET", LABEL),
+        ("GET", LABEL),
+        ("GET", LABEL),
+    ]
+    assert all("Authorization" not in request.headers for request in api.requests[3:])
 
 
 @pytest.mark.parametrize(
@@ -321,7 +332,7 @@ def test_a_successful_transaction_without_a_label_url_is_bought_without_a_file()
         "colissimo",
     )
     assert str(bought) == f"shippo: label {TRANSACTION_ID} was bought, but the carrier gave no PDF file for it"
-    assert api.calls() == [("POST", SHIPMENTS), ("POST", TRANSACTIONS)]
+    assert api.calls() == [("GET", TRANSACTIONS), ("POST", SHIPMENTS), ("POST", TRANSACTIONS)]
 
 
 def test_a_label_whose_file_fails_once_is_fetched_again() -> None:
@@ -333,7 +344,13 @@ def test_a_label_whose_file_fails_once_is_fetched_again() -> None:
         LABEL_URL,
         "chronopost",
     )
-    assert api.calls() == [("POST", SHIPMENTS), ("POST", TRANSACTIONS), ("GET", LABEL), ("GET", LABEL)]
+    assert api.calls() == [
+        ("GET", TRANSACTIONS),
+        ("POST", SHIPMENTS),
+        ("POST", TRANSACTIONS),
+        ("GET", LABEL),
+        ("GET", LABEL),
+    ]
 
 
 def test_the_download_attempts_pause_a_little_longer_each_time(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -346,14 +363,179 @@ def test_the_download_attempts_pause_a_little_longer_each_time(monkeypatch: pyte
     assert pauses == []
 
 
-def test_a_transaction_not_done_yet_is_retryable() -> None:
-    transaction = recording("shippo", "transaction_success")
-    transaction["status"] = "QUEUED"
-    api = purchase_api(bought=httpx.Response(201, json=transaction))
+# Never bought twice: a purchase whose answer was lost is looked up, a queued one polled, and one
+# that stays unclear stops for a person (final), never a second purchase.
+
+
+def transactions_by_query(*, earlier: str = "transactions_none", of_rate: Answer) -> Answer:
+    """``GET /transactions/`` answers the parcel's earlier purchases (``?results=``) and the
+    transaction of a rate (``?rate=``) apart."""
+    lookups = of_rate if callable(of_rate) else (lambda request: of_rate)
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if "rate" in request.url.params:
+            found = lookups(request)
+            assert isinstance(found, httpx.Response)
+            return found
+        return answer("shippo", earlier)
+
+    return handle
+
+
+def queries(api: FakeApi) -> list[dict[str, str]]:
+    return [
+        dict(request.url.params)
+        for request in api.requests
+        if request.url.path == "/transactions/" and request.method == "GET"
+    ]
+
+
+def test_a_purchase_that_timed_out_is_looked_up_by_its_rate_and_the_label_bought_is_used() -> None:
+    api = purchase_api(bought=None)
+    api.routes[("POST", TRANSACTIONS)] = httpx.ReadTimeout("timed out")
+    api.routes[("GET", TRANSACTIONS)] = transactions_by_query(of_rate=answer("shippo", "transactions_of_rate"))
+    label = shippo(api).create_label(label_request())
+    assert (label.tracking_number, label.carrier_reference, label.label_url, label.tracking_carrier, label.pdf) == (
+        "6A12345678901",
+        TRANSACTION_ID,
+        LABEL_URL,
+        "colissimo",
+        PDF,
+    )
+    # One purchase request, never a second.
+    assert api.calls() == [
+        ("GET", TRANSACTIONS),
+        ("POST", SHIPMENTS),
+        ("POST", TRANSACTIONS),
+        ("GET", TRANSACTIONS),
+        ("GET", LABEL),
+    ]
+    assert queries(api) == [{"results": "100"}, {"rate": "adcfdddf8ec64b84ad22772bce3ea37a"}]
+
+
+def test_a_retried_attempt_finds_the_parcels_earlier_purchase_and_buys_nothing() -> None:
+    # The first attempt bought the UPS rate, and its answer was lost.
+    api = purchase_api()
+    api.routes[("GET", TRANSACTIONS)] = answer("shippo", "transactions_of_parcel")
+    label = shippo(api).create_label(label_request())
+    assert (label.tracking_number, label.carrier_reference, label.tracking_carrier, label.pdf) == (
+        "6A12345678901",
+        TRANSACTION_ID,
+        "ups",
+        PDF,
+    )
+    assert api.calls() == [("GET", TRANSACTIONS), ("GET", LABEL)]
+
+
+def test_an_earlier_purchase_refused_or_refunded_or_another_parcels_is_no_reason_not_to_buy() -> None:
+    page = recording("shippo", "transactions_of_parcel")
+    other, mine, refunded = page["results"]
+    page["results"] = [other, refunded, {**mine, "status": "ERROR"}]
+    api = purchase_api()
+    api.routes[("GET", TRANSACTIONS)] = httpx.Response(200, json=page)
+    label = shippo(api).create_label(label_request())
+    assert label.carrier_reference == TRANSACTION_ID
+    assert api.calls() == [("GET", TRANSACTIONS), ("POST", SHIPMENTS), ("POST", TRANSACTIONS), ("GET", LABEL)]
+
+
+def test_a_queued_purchase_is_polled_until_it_succeeds() -> None:
+    api = purchase_api("transaction_queued")
+    one = f"{TRANSACTIONS}{TRANSACTION_ID}"
+    api.routes[("GET", one)] = in_turn(answer("shippo", "transaction_queued"), answer("shippo", "transaction_success"))
+    label = shippo(api).create_label(label_request())
+    assert (label.tracking_number, label.carrier_reference, label.label_url) == (
+        "6A12345678901",
+        TRANSACTION_ID,
+        LABEL_URL,
+    )
+    assert api.calls() == [
+        ("GET", TRANSACTIONS),
+        ("POST", SHIPMENTS),
+        ("POST", TRANSACTIONS),
+        ("GET", one),
+        ("GET", one),
+        ("GET", LABEL),
+    ]
+
+
+def test_a_purchase_still_queued_stops_for_a_person_and_is_not_bought_again() -> None:
+    api = purchase_api("transaction_queued")
+    one = f"{TRANSACTIONS}{TRANSACTION_ID}"
+    api.routes[("GET", one)] = in_turn(httpx.ReadTimeout("timed out"), answer("shippo", "transaction_queued"))
+    with pytest.raises(LabelPurchaseUnknown) as unknown:
+        shippo(api).create_label(label_request())
+    # Final: the outbox parks it (or the parcel is label_failed) with what to look for.
+    assert isinstance(unknown.value, CarrierFinalError)
+    assert str(unknown.value) == (
+        f"shippo: purchase outcome unknown: transaction {TRANSACTION_ID} is 'QUEUED', it may yet be bought: "
+        "check it in the Shippo account before buying again"
+    )
+    assert unknown.value.carrier_reference == TRANSACTION_ID
+    assert api.calls() == [("GET", TRANSACTIONS), ("POST", SHIPMENTS), ("POST", TRANSACTIONS)] + [("GET", one)] * 3
+
+
+def test_a_purchase_without_an_answer_that_cannot_be_found_stops_for_a_person() -> None:
+    api = purchase_api()
+    api.routes[("POST", TRANSACTIONS)] = httpx.Response(502, text="")
+    api.routes[("GET", TRANSACTIONS)] = transactions_by_query(
+        of_rate=in_turn(httpx.Response(503, text=""), answer("shippo", "transactions_none"))
+    )
+    with pytest.raises(LabelPurchaseUnknown) as unknown:
+        shippo(api).create_label(label_request())
+    assert str(unknown.value) == (
+        "shippo: purchase outcome unknown (shippo: HTTP 502 on POST /transactions/: Bad Gateway; no transaction of "
+        "that rate is found): check the Shippo account for a label with metadata 'R-000042/1' "
+        "(rate adcfdddf8ec64b84ad22772bce3ea37a) before buying again"
+    )
+    assert api.count("POST", TRANSACTIONS) == 1
+    assert queries(api) == [{"results": "100"}] + [{"rate": "adcfdddf8ec64b84ad22772bce3ea37a"}] * 3
+    assert ("GET", LABEL) not in api.calls()
+
+
+def test_a_purchase_whose_lookup_fails_too_says_so() -> None:
+    api = purchase_api()
+    api.routes[("POST", TRANSACTIONS)] = httpx.RemoteProtocolError("peer closed connection")
+    api.routes[("GET", TRANSACTIONS)] = transactions_by_query(of_rate=httpx.Response(500, text="oops"))
+    with pytest.raises(LabelPurchaseUnknown) as unknown:
+        shippo(api).create_label(label_request())
+    assert str(unknown.value).startswith(
+        "shippo: purchase outcome unknown (shippo: could not reach the API for POST /transactions/ "
+        "(RemoteProtocolError); looking it up failed: shippo: HTTP 500 on GET /transactions/: oops)"
+    )
+    assert api.count("POST", TRANSACTIONS) == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (
+            httpx.ConnectError("connection refused"),
+            "shippo: could not reach the API for POST /transactions/ (ConnectError)",
+        ),
+        (httpx.ConnectTimeout("timed out"), "shippo: no answer within 10 s to POST /transactions/"),
+        (
+            httpx.Response(429, json={"detail": "Request was throttled."}),
+            "shippo: HTTP 429 on POST /transactions/: Request was throttled.",
+        ),
+    ],
+)
+def test_a_purchase_that_never_reached_shippo_is_retryable(error: httpx.Response | Exception, message: str) -> None:
+    api = purchase_api(bought=error if isinstance(error, httpx.Response) else None)
+    if isinstance(error, Exception):
+        api.routes[("POST", TRANSACTIONS)] = error
     with pytest.raises(CarrierRetryableError) as failed:
         shippo(api).create_label(label_request())
-    assert str(failed.value) == "shippo: the label is not ready (transaction status 'QUEUED')"
-    assert ("GET", LABEL) not in api.calls()
+    assert str(failed.value) == message
+    assert api.calls() == [("GET", TRANSACTIONS), ("POST", SHIPMENTS), ("POST", TRANSACTIONS)]
+
+
+def test_an_unreadable_list_of_earlier_purchases_is_retryable_and_buys_nothing() -> None:
+    api = purchase_api()
+    api.routes[("GET", TRANSACTIONS)] = httpx.ReadTimeout("timed out")
+    with pytest.raises(CarrierRetryableError) as failed:
+        shippo(api).create_label(label_request())
+    assert str(failed.value) == "shippo: no answer within 10 s to GET /transactions/"
+    assert api.calls() == [("GET", TRANSACTIONS)]
 
 
 # A label's file fetched again
@@ -482,7 +664,7 @@ def test_every_call_carries_the_explicit_timeout() -> None:
     shippo(api, timeout=2.5).create_label(label_request())
     assert [request.extensions["timeout"] for request in api.requests] == [
         {"connect": 2.5, "read": 2.5, "write": 2.5, "pool": 2.5}
-    ] * 3
+    ] * 4
 
 
 def test_error_bodies_of_other_shapes_read_well() -> None:
@@ -599,6 +781,25 @@ def test_tracking_an_unknown_number_is_final() -> None:
     with pytest.raises(CarrierFinalError) as refused:
         shippo(api).track("6A12345678901")
     assert str(refused.value) == "shippo: HTTP 404 on GET /tracks/colissimo/6A12345678901: Not found."
+
+
+@pytest.mark.parametrize(
+    ("result", "message"),
+    [
+        (httpx.ReadTimeout("timed out"), "shippo: no answer within 4 s to GET /tracks/colissimo/6A12345678901"),
+        (
+            httpx.Response(503, text="Service Unavailable"),
+            "shippo: HTTP 503 on GET /tracks/colissimo/6A12345678901: Service Unavailable",
+        ),
+    ],
+)
+def test_tracking_without_an_answer_is_retryable(result: httpx.Response | Exception, message: str) -> None:
+    # Asking where a parcel is buys nothing: the next poll simply asks again.
+    api = FakeApi({("GET", TRACK): result})
+    with pytest.raises(CarrierRetryableError) as failed:
+        shippo(api, timeout=4).track("6A12345678901")
+    assert (type(failed.value), str(failed.value)) == (CarrierRetryableError, message)
+    assert api.calls() == [("GET", TRACK)]
 
 
 # Webhooks

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import retour.tasks  # noqa: F401  (registers the outbox handlers, as the worker does)
+from retour.integrations.easypost import EasyPostCarrier
+from retour.kit import clock
 from retour.kit.actor import Actor
 from retour.kit.db import unit_of_work
 from retour.models import Merchant, OutboxMessage, Shipment
@@ -20,8 +25,10 @@ from retour.return_request import service as return_service
 from retour.return_request.schemas import ReturnIn
 from retour.settings import get_settings
 from retour.shipment import providers
+from retour.shipment import service as shipment_service
 from retour.shipment.carriers import CarrierFinalError, CarrierRetryableError
 from tests import factories
+from tests.integrations.recorded import Answer, answer, pdf_file
 from tests.shipment.test_tracking import FakeCarrier
 
 REVIEW_ALL = {
@@ -186,3 +193,161 @@ def test_a_return_cancelled_by_staff_voids_its_label(factory: sessionmaker[Sessi
         return_service.cancel_return(session, merchant_id, return_id, actor=STAFF)
     outbox_service.drain(factory)
     assert [s.status for s in _shipments(factory, return_id)] == ["cancelled"]
+
+
+# A label never bought twice: the real EasyPost adapter over recorded answers, through the worker.
+
+EASYPOST = "https://api.easypost.com/v2"
+EASYPOST_SHIPMENT = "shp_9af92e0bdd6a428f8aba267686ab9cae"
+EASYPOST_LABEL = "https://easypost-files.s3.us-west-2.amazonaws.com/files/postage_label/20300107/e8e1f2a9ba7b4d5b8b1c0a6f2f3d7c91.pdf"
+
+
+class EasyPostApi:
+    """EasyPost as the adapter meets it: ``by_reference`` answers the parcel's shipment asked by
+    its reference, ``shipment`` the shipment asked by id, ``buy`` its purchase. Every request kept."""
+
+    def __init__(self, *, by_reference: list[Answer], shipment: Answer, buy: Answer) -> None:
+        self.by_reference, self.shipment, self.buy = by_reference, shipment, buy
+        self.requests: list[httpx.Request] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        path = request.url.path
+        answers: dict[tuple[str, str], Answer] = {
+            ("POST", "/v2/shipments"): answer("easypost", "shipment_created", 201),
+            ("POST", f"/v2/shipments/{EASYPOST_SHIPMENT}/buy"): self.buy,
+            ("GET", f"/v2/shipments/{EASYPOST_SHIPMENT}"): self.shipment,
+            ("GET", urlsplit(EASYPOST_LABEL).path): pdf_file(),
+        }
+        if (request.method, path) in answers:
+            result = answers[(request.method, path)]
+        elif request.method == "GET" and path.startswith("/v2/shipments/"):
+            result = self.by_reference.pop(0) if len(self.by_reference) > 1 else self.by_reference[0]
+        else:
+            raise AssertionError(f"unexpected {request.method} {request.url}")
+        if isinstance(result, Exception):
+            raise result
+        return result if isinstance(result, httpx.Response) else result(request)
+
+    def calls(self) -> list[tuple[str, str]]:
+        return [(request.method, request.url.path) for request in self.requests]
+
+
+def _use_easypost(monkeypatch: pytest.MonkeyPatch, api: EasyPostApi) -> None:
+    client = httpx.Client(transport=httpx.MockTransport(api.handle))
+    monkeypatch.setitem(
+        providers.FACTORIES,
+        "easypost",
+        lambda settings: EasyPostCarrier(settings.api_key, client=client, download_pause=0),
+    )
+
+
+def _approve(factory: sessionmaker[Session]) -> tuple[int, int]:
+    merchant_id, return_id = _reviewed_return(factory, "prepaid_label")
+    outbox_service.drain(factory)
+    _use_carrier(factory, merchant_id)
+    with unit_of_work(factory) as session:
+        return_service.approve_return(session, merchant_id, return_id, actor=STAFF)
+    return merchant_id, return_id
+
+
+def _approval_message(factory: sessionmaker[Session]) -> OutboxMessage:
+    with factory() as session:
+        return session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "return.approved")).one()
+
+
+def _due_now(factory: sessionmaker[Session]) -> None:
+    with factory() as session:
+        session.execute(OutboxMessage.__table__.update().values(available_at=clock.now()))
+        session.commit()
+
+
+NOT_FOUND = answer("easypost", "error_404_not_found", 404)
+# The parcel's shipment asked for by its reference: shop, RMA, parcel and the digest of its content.
+REFERENCE_PATH = re.compile(r"/v2/shipments/retour:\d+:R-000001:1:[0-9a-f]{12}")
+
+
+def test_a_purchase_without_an_answer_is_retried_by_finding_the_label_bought_never_buying_again(
+    factory: sessionmaker[Session], storage: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The /buy answer is lost and EasyPost had not finished when asked at once; by the retry it has.
+    api = EasyPostApi(
+        by_reference=[NOT_FOUND, answer("easypost", "shipment_bought")],
+        shipment=answer("easypost", "shipment_created"),
+        buy=httpx.ReadTimeout("timed out"),
+    )
+    _use_easypost(monkeypatch, api)
+    _, return_id = _approve(factory)
+    outbox_service.drain(factory)
+    message = _approval_message(factory)
+    assert (message.status, message.attempts) == ("pending", 1)
+    assert f"shipment {EASYPOST_SHIPMENT} is not bought" in (message.last_error or "")
+    assert _shipments(factory, return_id) == []
+    _due_now(factory)
+    outbox_service.drain(factory)
+    assert _approval_message(factory).status == "done"
+    (shipment,) = _shipments(factory, return_id)
+    assert (shipment.status, shipment.carrier, shipment.tracking_number, shipment.carrier_reference) == (
+        "label_created",
+        "easypost",
+        "9400100105442285876350",
+        EASYPOST_SHIPMENT,
+    )
+    calls = api.calls()
+    assert [method for method, _ in calls] == ["GET", "POST", "POST", "GET", "GET", "GET"]
+    assert REFERENCE_PATH.fullmatch(calls[0][1]) and calls[4][1] == calls[0][1]
+    assert calls[1:4] == [
+        ("POST", "/v2/shipments"),
+        ("POST", f"/v2/shipments/{EASYPOST_SHIPMENT}/buy"),
+        ("GET", f"/v2/shipments/{EASYPOST_SHIPMENT}"),
+    ]
+    assert calls[5] == ("GET", urlsplit(EASYPOST_LABEL).path)
+
+
+def test_a_purchase_whose_outcome_stays_unknown_is_dead_lettered_with_what_to_check(
+    factory: sessionmaker[Session], storage: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = EasyPostApi(by_reference=[NOT_FOUND], shipment=httpx.ReadTimeout("timed out"), buy=httpx.ReadTimeout("t"))
+    _use_easypost(monkeypatch, api)
+    _, return_id = _approve(factory)
+    outbox_service.drain(factory)
+    message = _approval_message(factory)
+    assert (message.status, message.attempts) == ("dead", 1)
+    assert f"check shipment {EASYPOST_SHIPMENT} in the EasyPost account before buying again" in (
+        message.last_error or ""
+    )
+    assert _shipments(factory, return_id) == []
+    assert [call for call in api.calls() if call[0] == "POST"] == [
+        ("POST", "/v2/shipments"),
+        ("POST", f"/v2/shipments/{EASYPOST_SHIPMENT}/buy"),
+    ]
+
+
+def test_a_portal_label_whose_purchase_stays_unknown_is_label_failed_with_the_reason(
+    factory: sessionmaker[Session], storage: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = EasyPostApi(
+        by_reference=[NOT_FOUND], shipment=httpx.Response(503, text=""), buy=httpx.RemoteProtocolError("closed")
+    )
+    _use_easypost(monkeypatch, api)
+    merchant_id, return_id = _approve(factory)
+    with unit_of_work(factory) as session:
+        request = return_service.get_return(session, merchant_id, return_id)
+        # The parcel the portal records, for the worker to buy (and no label after approval).
+        session.execute(OutboxMessage.__table__.update().values(status="done"))
+        shipment = shipment_service.create_shipment(
+            session, merchant_id, request, method="prepaid_label", actor=STAFF, defer_carrier=True
+        )
+        shipment_id = shipment.id
+    outbox_service.drain(factory)
+    with factory() as session:
+        failed = session.get(Shipment, shipment_id)
+        assert failed is not None
+        assert failed.status == "label_failed"
+        assert failed.failure_reason is not None
+        assert failed.failure_reason.startswith("the carrier refused the label: easypost: purchase outcome unknown")
+        assert failed.failure_reason.endswith(
+            f"check shipment {EASYPOST_SHIPMENT} in the EasyPost account before buying again"
+        )
+        assert (failed.tracking_number, failed.label_path) == (None, None)
+    assert api.calls().count(("POST", f"/v2/shipments/{EASYPOST_SHIPMENT}/buy")) == 1

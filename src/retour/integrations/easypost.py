@@ -12,6 +12,14 @@ Labels are paid for once ``/buy`` answers: if the PDF then does not download (th
 EasyPost gave none, ``create_label`` raises ``LabelPurchased`` (never an error that would buy it
 again) and ``download_label`` fetches it later from ``LabelResult.label_url``.
 
+Never bought twice. The parcel's shipment carries its reference (the parcel's plus a digest of
+the addresses and parcel), and ``create_label`` first asks for the shipment of that reference
+(``GET /shipments/{reference}``: EasyPost takes a reference in place of an id): an earlier
+attempt's shipment is bought (or, already bought, used) rather than a new one made, and EasyPost
+sells a shipment once. A ``/buy`` without a clear answer (no reply, dropped connection, 5xx) reads
+the shipment again: bought, it is used; not bought, the attempt may be retried (it buys the same
+shipment); unreadable, ``LabelPurchaseUnknown`` stops the parcel for a person.
+
 Tracking. ``track`` registers (or finds: EasyPost returns the existing tracker for a number it
 already follows, and buying a label made one) a tracker with ``POST /trackers``; the carrier is
 detected by EasyPost. A label's ``tracking_carrier`` (the carrier of the rate bought, ``USPS``) is
@@ -33,6 +41,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -57,7 +66,10 @@ from retour.integrations.http import (
 )
 from retour.shipment import rules
 from retour.shipment.carriers import (
+    CarrierError,
     CarrierFinalError,
+    CarrierRetryableError,
+    LabelPurchaseUnknown,
     LabelRequest,
     LabelResult,
     Rate,
@@ -72,6 +84,7 @@ TRACKER_EVENTS = ("tracker.created", "tracker.updated")
 GRAMS_PER_OUNCE = Decimal("28.349523125")
 CENTIMETRES_PER_INCH = Decimal("2.54")
 TENTH = Decimal("0.1")
+REFERENCE_DIGEST = 12
 
 STATUSES = {
     "pre_transit": "pre_transit",
@@ -117,21 +130,30 @@ class EasyPostCarrier:
     # Labels and rates
 
     def rates(self, request: LabelRequest) -> list[Rate]:
-        return _rates(self._create_shipment(request))
+        """Prices for the parcel (a quote: its shipment carries no reference, so it is never taken
+        for the parcel's own)."""
+        return _rates(self._post_shipment(self._shipment(request)))
 
     def create_label(self, request: LabelRequest) -> LabelResult:
-        """Buys the label of the preferred service (else the cheapest) and downloads its PDF. Once
-        bought, a PDF that cannot be had raises ``LabelPurchased``."""
-        shipment = self._create_shipment(request)
-        rate = choose_rate(_rates(shipment), self._preferred_service, carrier=self.name)
-        bought = as_dict(self._call("POST", f"/shipments/{shipment['id']}/buy", {"rate": {"id": rate.rate_id}}))
+        """Buys the label of the preferred service (else the cheapest) and downloads its PDF. The
+        parcel's shipment is found by its reference before one is created, so a retried attempt
+        buys (or finds bought) the same shipment, which EasyPost sells once. Once bought, a PDF
+        that cannot be had raises ``LabelPurchased``."""
+        body = self._shipment(request)
+        if request.reference:
+            body["reference"] = shipment_reference(request.reference, body)
+        shipment = (self._find_shipment(body["reference"]) if request.reference else None) or self._post_shipment(body)
+        rate_carrier = None
+        if not _is_bought(shipment):
+            rate = choose_rate(_rates(shipment), self._preferred_service, carrier=self.name)
+            shipment, rate_carrier = self._buy(str(shipment["id"]), rate), rate.carrier
         # Bought (and paid for) from here on.
-        tracking = bought.get("tracking_code")
+        tracking = shipment.get("tracking_code")
         tracking_number = str(tracking) if tracking else None
-        label_url = as_dict(bought.get("postage_label")).get("label_pdf_url")
+        label_url = as_dict(shipment.get("postage_label")).get("label_pdf_url")
         url = label_url if isinstance(label_url, str) and label_url else None
         reference = str(shipment["id"])
-        tracking_carrier = str(as_dict(bought.get("selected_rate")).get("carrier") or rate.carrier) or None
+        tracking_carrier = str(as_dict(shipment.get("selected_rate")).get("carrier") or rate_carrier or "") or None
         pdf = download_bought_label(
             self._client,
             url,
@@ -152,15 +174,52 @@ class EasyPostCarrier:
             tracking_carrier=tracking_carrier,
         )
 
+    def _buy(self, shipment_id: str, rate: Rate) -> dict[str, Any]:
+        """The shipment bought at ``rate``. Without a clear answer, or refused (an earlier
+        attempt may have bought it), the shipment is read again: bought, it is used; not bought
+        after an unclear answer, the attempt is retryable (the next one buys this same shipment,
+        which EasyPost would not sell twice); unreadable, ``LabelPurchaseUnknown``."""
+        path = f"/shipments/{quote(shipment_id, safe='')}"
+        try:
+            return as_dict(self._call("POST", f"{path}/buy", {"rate": {"id": rate.rate_id}}, purchase=True))
+        except LabelPurchaseUnknown as unclear:
+            try:
+                current = as_dict(self._call("GET", path))
+            except CarrierError as failure:
+                raise LabelPurchaseUnknown(
+                    f"easypost: purchase outcome unknown ({unclear}; reading the shipment failed: {failure}):"
+                    f" check shipment {shipment_id} in the EasyPost account before buying again",
+                    carrier_reference=shipment_id,
+                ) from unclear
+            if _is_bought(current):
+                return current
+            raise CarrierRetryableError(
+                f"easypost: shipment {shipment_id} is not bought ({unclear}); the next attempt buys it"
+            ) from unclear
+        except CarrierFinalError as refused:
+            try:
+                current = as_dict(self._call("GET", path))
+            except CarrierError:
+                raise refused from None
+            if _is_bought(current):
+                return current
+            raise
+
+    def _find_shipment(self, reference: str) -> dict[str, Any] | None:
+        """The shipment an earlier attempt made for the parcel (EasyPost takes a reference in
+        place of an id), or None."""
+        found = as_dict(self._call("GET", f"/shipments/{quote(reference, safe='')}", missing_ok=True))
+        return found if found.get("id") else None
+
     def download_label(self, url: str) -> bytes:
         """The PDF behind a label's ``label_url`` (fetched without the API key)."""
         return download_pdf(self._client, url, carrier=self.name, timeout=self._timeout)
 
-    def _create_shipment(self, request: LabelRequest) -> dict[str, Any]:
+    def _shipment(self, request: LabelRequest) -> dict[str, Any]:
         customer, shop = _address(request.sender), _address(request.recipient)
         origin, destination = (shop, customer) if self._is_return else (customer, shop)
         grams = Decimal(request.weight_grams or self._parcel.weight_grams)
-        shipment: dict[str, Any] = {
+        return {
             "from_address": origin,
             "to_address": destination,
             "parcel": {
@@ -173,8 +232,8 @@ class EasyPostCarrier:
             "is_return": self._is_return,
             "options": {"label_format": "PDF"},
         }
-        if request.reference:
-            shipment["reference"] = request.reference
+
+    def _post_shipment(self, shipment: dict[str, Any]) -> dict[str, Any]:
         created = as_dict(self._call("POST", "/shipments", {"shipment": shipment}))
         if not created.get("id"):
             raise CarrierFinalError("easypost: the shipment was created without an id")
@@ -216,7 +275,9 @@ class EasyPostCarrier:
             raise WebhookRejected("easypost: a tracker event without its Tracker")
         return _events(tracker)
 
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
+    def _call(
+        self, method: str, path: str, body: Any = None, *, purchase: bool = False, missing_ok: bool = False
+    ) -> Any:
         return call_json(
             self._client,
             method,
@@ -226,7 +287,21 @@ class EasyPostCarrier:
             timeout=self._timeout,
             auth=self._auth,
             body=body,
+            purchase=purchase,
+            missing_ok=missing_ok,
         )
+
+
+def shipment_reference(parcel_reference: str, shipment: dict[str, Any]) -> str:
+    """The parcel's reference and a digest of what its shipment says (addresses, parcel): a
+    retried attempt finds the same shipment, while an order whose address was corrected since gets
+    a new one (buying the old shipment would send the label to the old address)."""
+    digest = hashlib.sha256(json.dumps(shipment, sort_keys=True).encode()).hexdigest()[:REFERENCE_DIGEST]
+    return f"{parcel_reference}:{digest}"
+
+
+def _is_bought(shipment: dict[str, Any]) -> bool:
+    return bool(as_dict(shipment.get("postage_label")) or shipment.get("tracking_code"))
 
 
 def _inches(centimetres: int) -> Decimal:

@@ -6,6 +6,12 @@ that did not decode, too many redirects, 408/425/429, 5xx, a 2xx that is not JSO
 URL httpx cannot request; a label file that is not a PDF). The outbox retries the first and parks
 the second for a person.
 
+A purchase call (``purchase=True``) is stricter: an answer that may have come after the carrier
+sold the label (no reply once the request was sent, a dropped connection, a 5xx, a 2xx that is not
+JSON) raises ``LabelPurchaseUnknown``, never a retryable error, so that nobody buys it blindly
+again; the adapter then asks the carrier what became of it. Only a request that never left (no
+connection) or a 408/425/429 (not processed) stays retryable.
+
 A label is paid for as soon as the carrier sold it: ``download_bought_label`` fetches its file
 (three attempts) and, whatever goes wrong then, raises ``LabelPurchased`` so that nobody buys it
 again."""
@@ -25,7 +31,14 @@ from urllib.parse import urlsplit
 import httpx
 
 from retour.kit.money import Money
-from retour.shipment.carriers import CarrierError, CarrierFinalError, CarrierRetryableError, LabelPurchased, Rate
+from retour.shipment.carriers import (
+    CarrierError,
+    CarrierFinalError,
+    CarrierRetryableError,
+    LabelPurchased,
+    LabelPurchaseUnknown,
+    Rate,
+)
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 # 4xx answers that mean "not now" rather than "never".
@@ -71,6 +84,8 @@ NOT_JSON = _NotJson()
 # What httpx raises for a URL it cannot request at all: asking again cannot help. (``InvalidURL`` is
 # not an ``httpx.HTTPError``; ``UnsupportedProtocol`` is, as a transport error.)
 UNREQUESTABLE = (httpx.InvalidURL, httpx.UnsupportedProtocol)
+# Failures after which the request certainly never reached the carrier: a purchase may be retried.
+NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def call_json(
@@ -84,27 +99,39 @@ def call_json(
     headers: Mapping[str, str] | None = None,
     auth: httpx.Auth | None = None,
     body: Any = None,
+    purchase: bool = False,
+    missing_ok: bool = False,
 ) -> Any:
     """The decoded JSON answer of one API call. Raises ``CarrierRetryableError`` or
-    ``CarrierFinalError`` (message: carrier, status, the carrier's explanation) otherwise."""
+    ``CarrierFinalError`` (message: carrier, status, the carrier's explanation) otherwise; with
+    ``purchase``, ``LabelPurchaseUnknown`` for an outcome that may be a sale (see the module's
+    note); with ``missing_ok``, a 404 is None (a lookup that found nothing)."""
     where = f"{method} {urlsplit(url).path}"
+    # What a purchase's unclear outcome raises instead of "try again".
+    unclear: type[CarrierError] = LabelPurchaseUnknown if purchase else CarrierRetryableError
     try:
         response = client.request(method, url, headers=headers, auth=auth, json=body, timeout=timeout)
     except httpx.TimeoutException as exc:
-        raise CarrierRetryableError(f"{carrier}: no answer within {timeout:g} s to {where}") from exc
+        error = CarrierRetryableError if isinstance(exc, NEVER_SENT) else unclear
+        raise error(f"{carrier}: no answer within {timeout:g} s to {where}") from exc
     except UNREQUESTABLE as exc:
         raise CarrierFinalError(f"{carrier}: cannot request {where} ({type(exc).__name__})") from exc
     except httpx.HTTPError as exc:
-        raise CarrierRetryableError(f"{carrier}: could not reach the API for {where} ({type(exc).__name__})") from exc
+        error = CarrierRetryableError if isinstance(exc, NEVER_SENT) else unclear
+        raise error(f"{carrier}: could not reach the API for {where} ({type(exc).__name__})") from exc
     payload = _decode(response)
     if response.is_success:
         if payload is NOT_JSON:
-            raise CarrierRetryableError(f"{carrier}: the answer to {where} is not JSON")
+            raise unclear(f"{carrier}: the answer to {where} is not JSON")
         return payload
+    if missing_ok and response.status_code == 404:
+        return None
     explanation = read_error(payload) if payload is not NOT_JSON else ""
     message = f"{carrier}: HTTP {response.status_code} on {where}: {explanation or _text(response)}"
-    if response.status_code in RETRYABLE_STATUSES or response.status_code >= 500:
+    if response.status_code in RETRYABLE_STATUSES:
         raise CarrierRetryableError(message)
+    if response.status_code >= 500:
+        raise unclear(message)
     raise CarrierFinalError(message)
 
 

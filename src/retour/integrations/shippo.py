@@ -11,6 +11,13 @@ Labels are paid for once Shippo's transaction is ``SUCCESS``: if its PDF then do
 (three attempts), ``create_label`` raises ``LabelPurchased`` (never an error that would buy it
 again) and ``download_label`` fetches it later from ``LabelResult.label_url``.
 
+Never bought twice. Each transaction carries the parcel's reference as its ``metadata``, and
+before buying, ``create_label`` looks among the account's latest transactions for one of this
+parcel that is sold or queued (an earlier attempt whose answer was lost): that one is used. A
+purchase without a clear answer (no reply, dropped connection, 5xx) is looked up by its rate
+(``GET /transactions/?rate=``), a ``QUEUED``/``WAITING`` one polled (``GET /transactions/{id}``);
+when that does not settle it, ``LabelPurchaseUnknown`` stops the parcel for a person.
+
 Tracking. Shippo tracks by carrier token and number (``GET /tracks/{carrier}/{number}``). A label's
 ``LabelResult.tracking_carrier`` is the token of the carrier of the rate bought (``colissimo``,
 ``ups``, ``dhl_express``: Shippo names a rate's carrier only by its display name, ``provider``,
@@ -33,6 +40,7 @@ import hashlib
 import hmac
 import json
 import re
+import time
 import unicodedata
 from collections.abc import Mapping
 from datetime import timedelta
@@ -62,8 +70,9 @@ from retour.integrations.http import (
 from retour.kit import clock
 from retour.shipment import rules
 from retour.shipment.carriers import (
+    CarrierError,
     CarrierFinalError,
-    CarrierRetryableError,
+    LabelPurchaseUnknown,
     LabelRequest,
     LabelResult,
     Rate,
@@ -78,6 +87,14 @@ TOKEN_HEADER = "X-Retour-Token"  # noqa: S105 (a header name, not a secret)
 SIGNATURE_TOLERANCE = timedelta(minutes=5)
 METADATA_LIMIT = 100  # Shippo refuses longer metadata
 DEFAULT_TRACKING_CARRIER = "colissimo"
+SOLD = "SUCCESS"
+# A transaction Shippo has taken but not yet settled: polled, never bought again.
+PENDING = ("QUEUED", "WAITING")
+# How often a purchase without a clear answer, or a queued one, is asked after (pausing 1x, 2x...
+# the download pause in between), and how many of the account's latest labels are searched for an
+# earlier purchase of the parcel.
+LOOKUP_ATTEMPTS = 3
+LOOKUP_RESULTS = 100
 # Carriers whose Shippo token is not their display name in lower case with underscores (``"DHL
 # Express"`` -> ``dhl_express``), from Shippo's list of tracking carriers.
 CARRIER_TOKENS = {
@@ -140,32 +157,24 @@ class ShippoCarrier:
         return cheapest_first(rates)
 
     def create_label(self, request: LabelRequest) -> LabelResult:
-        """Buys the label of the preferred service (else the cheapest) and downloads its PDF. Once
-        bought, a PDF that cannot be had raises ``LabelPurchased``."""
-        rate = choose_rate(self.rates(request), self._preferred_service, carrier=self.name)
-        transaction = as_dict(
-            self._call(
-                "POST",
-                "/transactions/",
-                {
-                    "rate": rate.rate_id,
-                    "label_file_type": "PDF",
-                    "async": False,
-                    "metadata": request.reference[:METADATA_LIMIT],
-                },
-            )
-        )
-        status = transaction.get("status")
-        if status == "ERROR":
-            raise CarrierFinalError(f"shippo: the label was refused: {_messages(transaction) or 'no reason given'}")
-        if status != "SUCCESS":
-            raise CarrierRetryableError(f"shippo: the label is not ready (transaction status {status!r})")
+        """Buys the label of the preferred service (else the cheapest) and downloads its PDF,
+        unless this parcel's label was bought already (see ``_earlier_purchase``): then that one
+        is used. A purchase without a clear answer is looked up, a queued one polled; one that
+        stays unclear raises ``LabelPurchaseUnknown``. Once bought, a PDF that cannot be had
+        raises ``LabelPurchased``."""
+        transaction = self._earlier_purchase(request.reference)
+        if transaction is not None:
+            provider = _provider(transaction)
+        else:
+            rate = choose_rate(self.rates(request), self._preferred_service, carrier=self.name)
+            transaction, provider = self._buy(rate, request.reference), rate.carrier
+        transaction = self._settled(transaction)
         # Bought (and paid for) from here on.
         tracking, label_url = transaction.get("tracking_number"), transaction.get("label_url")
         tracking_number = str(tracking) if tracking else None
         url = label_url if isinstance(label_url, str) and label_url else None
         reference = str(transaction.get("object_id") or "") or None
-        tracking_carrier = carrier_token(rate.carrier)
+        tracking_carrier = carrier_token(provider) if provider else None
         pdf = download_bought_label(
             self._client,
             url,
@@ -185,6 +194,82 @@ class ShippoCarrier:
             label_url=url,
             tracking_carrier=tracking_carrier,
         )
+
+    def _earlier_purchase(self, reference: str) -> dict[str, Any] | None:
+        """A transaction of this parcel (its ``metadata`` is the parcel's reference) that is sold
+        or on its way to be, among the account's ``LOOKUP_RESULTS`` latest: an earlier attempt
+        whose answer was lost. Shippo cannot filter by metadata, so older ones are not seen (an
+        attempt is retried within minutes; the parcel itself says when a person must look)."""
+        if not reference:
+            return None
+        page = as_dict(self._call("GET", f"/transactions/?results={LOOKUP_RESULTS}"))
+        metadata = reference[:METADATA_LIMIT]
+        for raw in as_list(page.get("results")):
+            transaction = as_dict(raw)
+            if transaction.get("metadata") == metadata and transaction.get("status") in (SOLD, *PENDING):
+                return transaction
+        return None
+
+    def _buy(self, rate: Rate, reference: str) -> dict[str, Any]:
+        """The transaction that buys ``rate``. Without a clear answer, the transaction of that rate
+        is looked up (``LOOKUP_ATTEMPTS`` times) rather than bought again."""
+        body = {"rate": rate.rate_id, "label_file_type": "PDF", "async": False, "metadata": reference[:METADATA_LIMIT]}
+        try:
+            return as_dict(self._call("POST", "/transactions/", body, purchase=True))
+        except LabelPurchaseUnknown as unclear:
+            check = ""
+            for attempt in range(LOOKUP_ATTEMPTS):
+                self._pause_before(attempt)
+                try:
+                    found = self._transaction_of_rate(rate.rate_id)
+                except CarrierError as failure:
+                    check = f"; looking it up failed: {failure}"
+                    continue
+                if found is not None:
+                    return found
+                check = "; no transaction of that rate is found"
+            raise LabelPurchaseUnknown(
+                f"shippo: purchase outcome unknown ({unclear}{check}): check the Shippo account for a label with"
+                f" metadata {reference[:METADATA_LIMIT]!r} (rate {rate.rate_id}) before buying again",
+                carrier_reference=rate.rate_id,
+            ) from unclear
+
+    def _transaction_of_rate(self, rate_id: str) -> dict[str, Any] | None:
+        page = as_dict(self._call("GET", f"/transactions/?rate={quote(rate_id, safe='')}"))
+        for raw in as_list(page.get("results")):
+            transaction = as_dict(raw)
+            bought = transaction.get("rate")
+            if (as_dict(bought).get("object_id") if isinstance(bought, dict) else bought) == rate_id:
+                return transaction
+        return None
+
+    def _settled(self, transaction: dict[str, Any]) -> dict[str, Any]:
+        """``transaction`` once sold: a queued (or waiting) one is polled ``LOOKUP_ATTEMPTS``
+        times; one refused is final; one still pending, or in a state Shippo does not document
+        for a purchase, raises ``LabelPurchaseUnknown`` (it may yet be sold)."""
+        transaction_id = str(transaction.get("object_id") or "")
+        for attempt in range(LOOKUP_ATTEMPTS + 1):
+            status = transaction.get("status")
+            if status == SOLD:
+                return transaction
+            if status == "ERROR":
+                raise CarrierFinalError(f"shippo: the label was refused: {_messages(transaction) or 'no reason given'}")
+            if status not in PENDING or not transaction_id or attempt == LOOKUP_ATTEMPTS:
+                break
+            self._pause_before(attempt + 1)
+            try:
+                transaction = as_dict(self._call("GET", f"/transactions/{quote(transaction_id, safe='')}"))
+            except CarrierError:
+                continue
+        raise LabelPurchaseUnknown(
+            f"shippo: purchase outcome unknown: transaction {transaction_id or '(no id)'} is"
+            f" {transaction.get('status')!r}, it may yet be bought: check it in the Shippo account before buying again",
+            carrier_reference=transaction_id or None,
+        )
+
+    def _pause_before(self, attempt: int) -> None:
+        if attempt and self._download_pause > 0:
+            time.sleep(self._download_pause * attempt)
 
     def download_label(self, url: str) -> bytes:
         """The PDF behind a label's ``label_url`` (fetched without the API token)."""
@@ -253,7 +338,7 @@ class ShippoCarrier:
             raise WebhookRejected("shippo: a track_updated webhook without its track")
         return _events(data, "")
 
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
+    def _call(self, method: str, path: str, body: Any = None, *, purchase: bool = False) -> Any:
         return call_json(
             self._client,
             method,
@@ -263,6 +348,7 @@ class ShippoCarrier:
             timeout=self._timeout,
             headers=self._headers,
             body=body,
+            purchase=purchase,
         )
 
 
@@ -286,6 +372,12 @@ def carrier_token(provider: str) -> str | None:
     plain = unicodedata.normalize("NFKD", provider).encode("ascii", "ignore").decode()
     name = " ".join(plain.split()).casefold()
     return CARRIER_TOKENS.get(name) or re.sub(r"[^a-z0-9]+", "_", name).strip("_") or None
+
+
+def _provider(transaction: dict[str, Any]) -> str | None:
+    """The carrier of a transaction's rate, when Shippo gave the rate in full (list answers do)."""
+    provider = as_dict(transaction.get("rate")).get("provider")
+    return str(provider) if provider else None
 
 
 def _rate(raw: object) -> Rate | None:

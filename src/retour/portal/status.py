@@ -4,6 +4,7 @@ before the parcel leaves, and the shop's policy as readable text."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from retour.kit.actor import Actor
 from retour.kit.errors import Conflict, NotFound
 from retour.kit.money import Money
 from retour.merchant import service as merchant_service
-from retour.models import Order, Reason, ReturnRequest, Shipment, ShipmentEvent
+from retour.models import InspectionUnit, Order, Reason, ReturnRequest, Shipment, ShipmentEvent
 from retour.order import service as order_service
 from retour.photo import service as photo_service
 from retour.policy import rules as policy_rules
@@ -25,6 +26,7 @@ from retour.policy import service as policy_service
 from retour.policy.rules import Explanation
 from retour.policy.schemas import Actions, Conditions
 from retour.portal.service import ReasonGroup, photo_reasons, reason_groups
+from retour.receiving import service as receiving_service
 from retour.return_request import rules as return_rules
 from retour.return_request import service as return_service
 from retour.return_request.rules import Quote, QuoteLine
@@ -87,6 +89,43 @@ class StatusPage:
     first_parcel: ParcelChoice | None = None
     """What the customer still has to choose for a return approved after review (a pickup slot,
     a store): the choice made while asking may no longer be offered, so it is asked again."""
+    inspection: list[LineInspection] = dataclasses.field(default_factory=list)
+    """What the warehouse decided, per line that has units received (empty before)."""
+    unexpected: list[UnexpectedItem] = dataclasses.field(default_factory=list)
+    """Items found in the parcel that are not part of the return (always refused)."""
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why units were refused, for the customer (in both languages), and how many."""
+
+    en: str
+    fr: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class LineInspection:
+    """One line as the warehouse saw it: received, accepted and refused units (the line's
+    ledger), units still waiting for inspection, and each reason a unit was refused."""
+
+    order_line_id: int
+    title: str
+    received: int
+    accepted: int
+    rejected: int
+    rejections: list[Rejection]
+
+    @property
+    def awaiting(self) -> int:
+        return max(0, self.received - self.accepted - self.rejected)
+
+
+@dataclass(frozen=True)
+class UnexpectedItem:
+    title: str
+    quantity: int
+    rejections: list[Rejection]
 
 
 @dataclass(frozen=True)
@@ -133,7 +172,52 @@ def status_page(session: Session, merchant_id: int, return_id: int) -> StatusPag
         scans=list(reversed(tracking.events_of(session, merchant_id, shipment.id))) if shipment is not None else [],
         pickup=pickup_choices(shipment) if shipment is not None and _can_reschedule(request, shipment) else None,
         first_parcel=_first_parcel(request, shipments, merchant),
+        **_inspection(session, merchant_id, request, described),
     )
+
+
+def _inspection(session: Session, merchant_id: int, request: ReturnRequest, described: ReturnOut) -> dict[str, Any]:
+    if not any(line.received_quantity for line in request.lines):
+        return {}
+    units = receiving_service.units_of_return(session, merchant_id, request.id)
+    lines, unexpected = inspection_outcomes(request, described, units)
+    return {"inspection": lines, "unexpected": unexpected}
+
+
+def inspection_outcomes(
+    request: ReturnRequest, described: ReturnOut, units: list[InspectionUnit]
+) -> tuple[list[LineInspection], list[UnexpectedItem]]:
+    """Per line with units received: the quantities of its ledger and the reasons its refused
+    units carry (the same reason told once, with its count, in the order first met). Items not
+    part of the return are grouped by SKU with their reasons."""
+    titles = {line.id: line.title for line in described.lines}
+    lines = [
+        LineInspection(
+            line.order_line_id,
+            titles.get(line.id, ""),
+            line.received_quantity,
+            line.accepted_quantity,
+            line.rejected_quantity,
+            _rejections(unit for unit in units if unit.return_line_id == line.id),
+        )
+        for line in sorted(request.lines, key=lambda line: line.id)
+        if line.received_quantity
+    ]
+    extra: dict[str, list[InspectionUnit]] = {}
+    for unit in units:
+        if unit.return_line_id is None:
+            extra.setdefault(unit.sku, []).append(unit)
+    unexpected = [UnexpectedItem(found[0].title or sku, len(found), _rejections(found)) for sku, found in extra.items()]
+    return lines, unexpected
+
+
+def _rejections(units: Iterable[InspectionUnit]) -> list[Rejection]:
+    counted: dict[tuple[str, str], int] = {}
+    for unit in units:
+        if unit.accepted is False and unit.rejection_reason:
+            key = (str(unit.rejection_reason.get("en", "")), str(unit.rejection_reason.get("fr", "")))
+            counted[key] = counted.get(key, 0) + 1
+    return [Rejection(en, fr, quantity) for (en, fr), quantity in counted.items()]
 
 
 def _first_parcel(request: ReturnRequest, shipments: list[Shipment], merchant: Any) -> ParcelChoice | None:

@@ -55,6 +55,18 @@ class LabelPurchased(CarrierError):
         self.tracking_carrier = tracking_carrier
 
 
+class LabelPurchaseUnknown(CarrierFinalError):
+    """A purchase got no clear answer (no reply once sent, a dropped connection, a 5xx, a sale
+    still queued at the carrier) and asking the carrier what became of it did not settle it: the
+    label may be bought and paid for. Final on purpose: buying again could pay twice, so the
+    parcel stops for a person (the message says what to look for in the carrier's account), and
+    the adapter looks for that purchase again before any later attempt buys."""
+
+    def __init__(self, message: str, *, carrier_reference: str | None = None) -> None:
+        super().__init__(message)
+        self.carrier_reference = carrier_reference
+
+
 class WebhookRejected(CarrierError):
     """An inbound webhook whose signature does not match (or that is not the carrier's format)."""
 
@@ -78,7 +90,8 @@ class LabelRequest:
     currency: str = "EUR"
     # What is in the box (0 when unknown: adapters then use the shop's default parcel).
     weight_grams: int = 0
-    # De-duplicates a purchase retried by the outbox, where the carrier supports it.
+    # The parcel's own, repeatable reference (``retour:<shop>:<RMA>:<parcel>``): adapters put it on
+    # what they buy and look for it before buying, so that a retried purchase finds the first one.
     reference: str = ""
 
 
