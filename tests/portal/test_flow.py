@@ -213,7 +213,7 @@ def test_gift_return_goes_to_store_credit_for_the_recipient(
     assert refused.status_code == 422
     options(client, portal_shop, resolution="store_credit", method="prepaid_label")
     status = confirm(client, portal_shop)
-    assert "the store credit goes to alix@example.org" in status.text
+    assert "the store credit is for alix@example.org, not for the buyer." in status.text
     [created] = _returns(factory)
     assert (created.resolution, created.gift_recipient_email) == ("store_credit", "alix@example.org")
 

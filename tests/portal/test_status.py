@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from retour.kit.db import unit_of_work
-from retour.models import ReturnRequest, Shipment
+from retour.models import InspectionUnit, ReturnLine, ReturnRequest, Shipment
+from retour.policy import service as policy_service
+from retour.policy.defaults import DEFAULT_POLICY
 from retour.portal import status
+from retour.receiving import inspection
+from retour.receiving import service as receiving_service
+from retour.return_request import service as return_service
 from tests.portal.conftest import choose, confirm, csrf, open_order, options
+from tests.warehouse.builders import STAFF
+from tests.warehouse.test_inspection import JEWELRY_OK
 
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
@@ -99,3 +108,160 @@ def test_cancel_is_refused_politely_once_shipped(
     assert refused.text.count('class="done"') == 4  # ... and in transit
     with unit_of_work(factory, write=False) as session:
         assert session.scalars(select(ReturnRequest.status)).one() == "approved"
+
+
+def _receive_and_inspect(factory: sessionmaker[Session], merchant_id: int) -> None:
+    """Both rings and the necklace arrive with an item nobody expected; one ring passes, the other
+    does not match the sale record, the stranger is refused, the necklace waits."""
+    with unit_of_work(factory) as session:
+        request = session.scalars(select(ReturnRequest)).one()
+        lines = {line.order_line_id: line.id for line in session.scalars(select(ReturnLine))}
+        ring, necklace = sorted(lines)
+        receipt = receiving_service.receive_parcel(
+            session,
+            merchant_id,
+            request.id,
+            lines=[(lines[ring], 2), (lines[necklace], 1)],
+            unexpected=[("MYSTERY-01", 1)],
+            actor=STAFF,
+        )
+        units = receiving_service.describe_receipt(session, merchant_id, receipt).units
+    ring_units = [unit.id for unit in units if unit.sku == "RING-GOLD-52"]
+    stranger = next(unit.id for unit in units if unit.sku == "MYSTERY-01")
+    verdicts = [
+        (ring_units[0], "new", JEWELRY_OK),
+        (ring_units[1], "used", {**JEWELRY_OK, "authenticity": False}),
+        (stranger, "wrong_item", {}),
+    ]
+    for unit_id, grade, answers in verdicts:
+        with unit_of_work(factory) as session:
+            inspection.record_inspection(session, merchant_id, unit_id, grade=grade, answers=answers, actor=STAFF)
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "en",
+            [
+                "What our warehouse found",
+                "Received: 2 · Accepted: 1 · Refused: 1</span>",
+                "<li>Refused (1): The piece returned does not match the one we sold "
+                "(reference, hallmark or stones differ).</li>",
+                "Received: 1 · Being inspected: 1</span>",
+                "Found in your parcel but not part of this return.",
+                "<li>Refused (1): This item is not part of the return.</li>",
+            ],
+        ),
+        (
+            "fr",
+            [
+                "Ce que notre entrepôt a constaté",
+                "Reçu(s) : 2 · Accepté(s) : 1 · Refusé(s) : 1</span>",
+                "<li>Refusé(s) (1) : La pièce retournée ne correspond pas à celle vendue "
+                "(référence, poinçon ou pierres différents).</li>",
+                "Reçu(s) : 1 · En cours de contrôle : 1</span>",
+                "Trouvé dans votre colis mais ne faisant pas partie de ce retour.",
+                "<li>Refusé(s) (1) : Cet article ne fait pas partie du retour.</li>",
+            ],
+        ),
+    ],
+)
+def test_the_status_page_tells_what_inspection_decided_per_line(
+    client: TestClient, portal_shop: dict[str, Any], factory: sessionmaker[Session], language: str, expected: list[str]
+) -> None:
+    open_order(client, portal_shop)
+    ring, necklace = portal_shop["lines"]
+    choose(
+        client,
+        portal_shop,
+        {ring: {"quantity": "2", "reason": "too_small"}, necklace: {"quantity": "1", "reason": "changed_mind"}},
+    )
+    options(client, portal_shop, resolution="refund", method="prepaid_label")
+    link = str(confirm(client, portal_shop).url.path)
+    before = client.get(f"{link}?lang={language}")
+    assert 'class="card inspection"' not in before.text
+    _receive_and_inspect(factory, portal_shop["id"])
+    page = client.get(f"{link}?lang={language}")
+    assert page.status_code == 200
+    text = html.unescape(page.text)
+    for sentence in expected:
+        assert sentence in text
+    section = text[text.index('class="card inspection"') :]
+    assert section.index("Bague Lune or 52") < section.index("Collier Étoile argent") < section.index("MYSTERY-01")
+    assert section.count("<li>Refus") == 2  # the accepted ring and the waiting necklace carry no reason
+
+
+def test_inspection_outcomes_count_each_reason_once_per_line() -> None:
+    reason = {"rule_id": "checklist_clasp", "en": "The clasp is broken.", "fr": "Le fermoir est cassé."}
+    weight = {"rule_id": "weight", "en": "Too light.", "fr": "Trop léger."}
+    request = ReturnRequest(
+        lines=[ReturnLine(id=7, order_line_id=70, received_quantity=4, accepted_quantity=1, rejected_quantity=3)]
+    )
+    described = type("Described", (), {"lines": [type("Line", (), {"id": 7, "title": "Bague"})()]})()
+    units = [
+        InspectionUnit(return_line_id=7, sku="R", accepted=False, rejection_reason=reason),
+        InspectionUnit(return_line_id=7, sku="R", accepted=True, rejection_reason=None),
+        InspectionUnit(return_line_id=7, sku="R", accepted=False, rejection_reason=weight),
+        InspectionUnit(return_line_id=7, sku="R", accepted=False, rejection_reason=reason),
+    ]
+    lines, unexpected = status.inspection_outcomes(request, described, units)  # type: ignore[arg-type]
+    assert lines == [
+        status.LineInspection(
+            70,
+            "Bague",
+            4,
+            1,
+            3,
+            [
+                status.Rejection("The clasp is broken.", "Le fermoir est cassé.", 2),
+                status.Rejection("Too light.", "Trop léger.", 1),
+            ],
+        )
+    ]
+    assert lines[0].awaiting == 0
+    assert unexpected == []
+
+
+@pytest.mark.parametrize(
+    ("language", "keep", "mail"),
+    [
+        ("en", "Keep the link to this page: it shows your return, its documents and where it stands", "email"),
+        ("fr", "Gardez le lien de cette page : il affiche votre retour, ses documents et où il en est", "e-mail"),
+    ],
+)
+def test_a_new_return_gives_its_link_and_promises_no_email(
+    client: TestClient, portal_shop: dict[str, Any], language: str, keep: str, mail: str
+) -> None:
+    client.get(f"/s/{portal_shop['slug']}/?lang={language}")
+    link = _new_return(client, portal_shop)
+    page = client.get(f"{link}?new=1")
+    text = html.unescape(page.text)
+    assert keep in text
+    assert f'<a href="http://testserver{link}">http://testserver{link}</a>' in text
+    assert mail not in text.lower()
+
+
+def test_a_return_waiting_for_review_or_refused_promises_no_email(
+    client: TestClient, portal_shop: dict[str, Any], factory: sessionmaker[Session]
+) -> None:
+    with unit_of_work(factory) as session:
+        document = {
+            "defaults": DEFAULT_POLICY["defaults"],
+            "rules": [
+                {"id": "review", "name": {"en": "Review", "fr": "Examen"}, "when": {}, "then": {"manual_review": True}}
+            ],
+        }
+        policy_service.publish(session, merchant_id=portal_shop["id"], raw=document, actor=STAFF)
+    client.headers.update({"Accept-Language": "en"})
+    link = _new_return(client, portal_shop)
+    waiting = html.unescape(client.get(link).text)
+    assert "Once it is approved, the label will appear on this page: come back to it with its link." in waiting
+    assert "email" not in waiting.lower()
+    with unit_of_work(factory) as session:
+        request = session.scalars(select(ReturnRequest)).one()
+        return_service.reject_return(session, portal_shop["id"], request.id, actor=STAFF, note="Worn jewellery.")
+    refused = html.unescape(client.get(link).text)
+    assert "This return was refused" in refused
+    assert "If you have a question, contact Maison Lune." in refused
+    assert "email" not in refused.lower()

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -201,8 +202,33 @@ def gettext(language: str, message: str, **variables: Any) -> str:
     return text % variables if variables else text
 
 
-def language_url(request: Request, language: str) -> str:
-    url = request.url.remove_query_params(["lang"]).include_query_params(lang=language)
+# The portal's forms post to addresses that have no page of their own; each belongs to a page.
+_FORM_PAGES = (
+    (re.compile(r"^(/s/[^/]+)/(?:lookup|leave)$"), r"\1/"),
+    (re.compile(r"^(/s/[^/]+/orders/[^/]+)/items$"), r"\1"),
+    (re.compile(r"^(/s/[^/]+/orders/[^/]+)/confirm$"), r"\1/review"),
+    (re.compile(r"^(/s/[^/]+/r/[^/]+)/(?:cancel|parcel|shipments/[^/]+/pickup)$"), r"\1"),
+)
+
+
+def page_path(path: str) -> str:
+    """The page a form's address belongs to (the lookup, the order, the review, the status
+    page), which a plain link can open; any other path is its own page."""
+    for pattern, page in _FORM_PAGES:
+        if pattern.match(path):
+            return pattern.sub(page, path)
+    return path
+
+
+def language_url(request: Request, language: str, page_url: str | None = None) -> str:
+    """The same step in another language, always a page a link can open: a page drawn in answer
+    to a form shows the form's page (``page_url`` when the view knows better, such as the
+    lookup's mode), never the address the form posted to."""
+    if page_url is None:
+        page_url = request.url.path if request.method == "GET" else page_path(request.url.path)
+        if request.method == "GET" and request.url.query:
+            page_url += f"?{request.url.query}"
+    url = URL(page_url).remove_query_params(["lang"]).include_query_params(lang=language)
     return f"{url.path}?{url.query}"
 
 
@@ -229,13 +255,16 @@ def render(
     *,
     language: str | None = None,
     status_code: int = 200,
+    page_url: str | None = None,
 ) -> Response:
+    """Draw a portal page. ``page_url``: the page to offer in the other language when the
+    request's own address is not one (a form's answer)."""
     language = language or language_for(request, shop)
     full = {
         "shop": shop,
         "labels": LABELS,
         "problem_messages": PROBLEM_MESSAGES,
-        "language_urls": {code: language_url(request, code) for code in i18n.LANGUAGES},
+        "language_urls": {code: language_url(request, code, page_url) for code in i18n.LANGUAGES},
         "in_language": lambda en, fr: fr if language == "fr" else en,
         "path": request.url.path,
         **(context or {}),

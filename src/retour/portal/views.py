@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from retour.kit import clock
+from retour.kit import clock, i18n
 from retour.kit.errors import Conflict, InvalidInput, NotFound, Refused, RetourError
 from retour.kit.web import PathId, check_csrf
 from retour.merchant import service as merchant_service
@@ -25,6 +25,7 @@ from retour.portal.pages import (
     Shop,
     gettext,
     language_for,
+    page_path,
     portal_token,
     remember_portal_token,
     render,
@@ -91,7 +92,23 @@ def lookup_page(request: Request, slug: str, session: DbSession, mode: str = "em
 
 def _lookup(request: Request, shop: Shop, data: LookupIn, extra: dict[str, Any], *, status_code: int = 200) -> Response:
     context = {"data": data, "errors": {}, "form_error": None, **extra}
-    return render(request, shop, "portal/lookup.html", context, status_code=status_code)
+    page_url = None if request.method == "GET" else f"{shop.home}?mode={data.mode}"
+    return render(request, shop, "portal/lookup.html", context, status_code=status_code, page_url=page_url)
+
+
+@router.get("/lookup")
+@router.get("/leave")
+@router.get("/orders/{order_id}/items")
+@router.get("/orders/{order_id}/confirm")
+@router.get("/r/{token}/cancel")
+@router.get("/r/{token}/parcel")
+@router.get("/r/{token}/shipments/{shipment_id}/pickup")
+def form_address(request: Request) -> RedirectResponse:
+    """A form's address opened as a page (a reload, a bookmark, a link from an older page): on
+    to the page the form belongs to, in the language asked for, if any."""
+    language = request.query_params.get("lang")
+    query = f"?lang={language}" if language in i18n.LANGUAGES else ""
+    return RedirectResponse(page_path(request.url.path) + query, status_code=303)
 
 
 @router.post("/lookup")
@@ -397,6 +414,7 @@ def _status(
         "ret": page.described,
         "token": token,
         "base": f"/s/{shop.slug}/r/{token}",
+        "status_link": f"{str(request.base_url).rstrip('/')}/s/{shop.slug}/r/{token}",
         "new": new,
         "notice": notice or request.query_params.get("notice"),
         "titles": {line.order_line_id: line.title for line in page.described.lines},
@@ -541,6 +559,7 @@ def policy_page(request: Request, slug: str, session: DbSession) -> Response:
 TITLES = {
     403: "This form has expired",
     404: "Page not found",
+    405: "This page cannot be opened this way",
     409: "This cannot be done now",
     422: "Please check your request",
     429: "Too many attempts",

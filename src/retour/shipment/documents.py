@@ -101,7 +101,8 @@ INSTRUCTIONS = {
         "home_pickup": "Stick the label on the box and have the parcel ready on the day and time slot you chose.",
         "customer_ships": "Send the parcel to the return address with a tracked service and keep the receipt. "
         "Write the return number on the box.",
-        "common_last": "We will tell you by email when the parcel arrives and when your return is settled.",
+        "common_last": "Follow your return on its status page (the link you kept when you asked for it): "
+        "it shows when the parcel arrives and when your return is settled.",
     },
     "fr": {
         "common_first": "Placez les articles, avec ce bordereau, dans un carton solide (l'emballage "
@@ -113,7 +114,8 @@ INSTRUCTIONS = {
         "home_pickup": "Collez l'étiquette sur le colis et tenez-le prêt le jour et au créneau choisis.",
         "customer_ships": "Envoyez le colis à l'adresse de retour avec un service suivi et gardez le "
         "justificatif. Inscrivez le numéro de retour sur le carton.",
-        "common_last": "Nous vous prévenons par e-mail à l'arrivée du colis puis au remboursement.",
+        "common_last": "Suivez votre retour sur sa page de suivi (le lien gardé lors de votre demande) : "
+        "elle indique l'arrivée du colis puis le règlement de votre retour.",
     },
 }
 
