@@ -100,13 +100,23 @@ def create_merchant(
     name: str,
     currency: Annotated[str, typer.Option()] = "EUR",
     language: Annotated[str, typer.Option()] = "fr",
+    logo_url: Annotated[str, typer.Option(help="https:// address or /path of the portal's logo")] = "",
+    brand_color: Annotated[str, typer.Option(help="the portal's colour, #rrggbb")] = "#3b4a6b",
 ) -> None:
     """Create a shop with the default policy and reasons."""
     from retour.merchant import service
 
     try:
         with unit_of_work(_factory()) as session:
-            merchant = service.create_merchant(session, slug=slug, name=name, currency=currency, language=language)
+            merchant = service.create_merchant(
+                session,
+                slug=slug,
+                name=name,
+                currency=currency,
+                language=language,
+                brand_color=brand_color,
+                logo_url=logo_url or None,
+            )
             console.print(f"shop {merchant.slug} created (id {merchant.id})")
     except RetourError as error:
         _fail(error)

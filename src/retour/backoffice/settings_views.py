@@ -1,7 +1,8 @@
-"""The settings screen: the shop's API keys (created, shown once, revoked), its carrier (secrets
-kept unless replaced, shown masked, with the webhook address to give the carrier) and its return
-policy, shown as readable rules and replaced by publishing a new version. Admins change; agents
-read."""
+"""The settings screen: the shop's name and branding (what the portal shows customers), its API
+keys (created, shown once, revoked), its carrier (secrets kept unless replaced, shown masked, with
+the webhook address to give the carrier) and its return policy, shown as readable rules and
+replaced by publishing a new version. Admins change; agents read. The stock locations and the
+warehouse settings have their own admin pages (``location_views``, ``warehouse_settings_views``)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from retour.backoffice import policy_text
-from retour.backoffice.deps import CsrfChecked, DbSession, SettingsAdmin, SettingsViewer, Staff
+from retour.backoffice import location_views, policy_text, warehouse_settings_views
+from retour.backoffice.deps import STAFF_SESSION_KEY, CsrfChecked, DbSession, SettingsAdmin, SettingsViewer, Staff
 from retour.backoffice.pages import N_, flash, gettext, language_for, render
+from retour.kit import i18n
 from retour.kit.errors import InvalidInput
 from retour.kit.web import PathId
 from retour.merchant import service as merchant_service
@@ -25,6 +27,8 @@ from retour.shipment import providers
 from retour.shipment import service as shipment_service
 
 router = APIRouter()
+router.include_router(location_views.router)
+router.include_router(warehouse_settings_views.router)
 SETTINGS = "/backoffice/settings"
 POLICY_MAX_LENGTH = 200_000
 KEY_NAME_MAX_LENGTH = 200
@@ -39,10 +43,57 @@ CARRIER_FIELDS = {
     "tracking_carrier": N_("Tracking carrier"),
 }
 
+SHOP_ERRORS = {
+    "name_required": N_("Shop name: give the shop a name."),
+    "name_too_long": N_("Shop name: too long (200 characters at most)."),
+    "invalid_logo_url": N_("Logo URL: give an address starting with https:// or a path on this site starting with /."),
+    "logo_url_too_long": N_("Logo URL: too long (500 characters at most)."),
+    "invalid_brand_color": N_("Brand colour: write it as # and six hexadecimal digits, e.g. #1a5e3a."),
+    "invalid_language": N_("Default language: choose French or English."),
+}
+LANGUAGE_NAMES = {"fr": N_("French"), "en": N_("English")}
+SHOP_FIELD_MAX_LENGTH = 1000
+
 
 @router.get("/settings")
 def settings_page(request: Request, session: DbSession, staff: SettingsViewer) -> Response:
     return _render(request, session, staff)
+
+
+@router.post("/settings/shop")
+def save_shop(
+    request: Request,
+    session: DbSession,
+    staff: SettingsAdmin,
+    _csrf: CsrfChecked,
+    name: Annotated[str, Form()] = "",
+    logo_url: Annotated[str, Form()] = "",
+    brand_color: Annotated[str, Form()] = "",
+    default_language: Annotated[str, Form()] = "",
+) -> Response:
+    """Change the shop's name, logo, colour and default language. A refused field is named on the
+    page with what was typed, and nothing changes."""
+    # Over-long values are refused by the service; cut them so that they are not echoed whole.
+    fields = {
+        "name": name[:SHOP_FIELD_MAX_LENGTH],
+        "logo_url": logo_url[:SHOP_FIELD_MAX_LENGTH],
+        "brand_color": brand_color[:SHOP_FIELD_MAX_LENGTH],
+        "default_language": default_language[:SHOP_FIELD_MAX_LENGTH],
+    }
+    try:
+        merchant = merchant_service.update_branding(session, staff.merchant_id, **fields, actor=staff.actor)
+    except InvalidInput as error:
+        problems = error.extra.get("errors") or [{"field": error.field, "code": error.code}]
+        messages = {
+            str(problem["field"]): gettext(request, SHOP_ERRORS.get(str(problem["code"]), error.detail))
+            for problem in problems
+        }
+        return _render(request, session, staff, shop_form={**fields, "errors": messages}, status_code=422)
+    signed = request.session.get(STAFF_SESSION_KEY)
+    if isinstance(signed, dict):
+        request.session[STAFF_SESSION_KEY] = {**signed, "shop_name": merchant.name}
+    flash(request, gettext(request, N_("The shop's name and branding are saved.")))
+    return RedirectResponse(f"{SETTINGS}#shop", status_code=303)
 
 
 @router.post("/settings/api-keys")
@@ -200,6 +251,7 @@ def _render(
     key_form: dict[str, Any] | None = None,
     policy_form: dict[str, Any] | None = None,
     carrier_form: dict[str, Any] | None = None,
+    shop_form: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
     language = language_for(request)
@@ -211,6 +263,17 @@ def _render(
     current = json.dumps(active.document.model_dump(mode="json", exclude_none=True), indent=2, ensure_ascii=False)
     context = {
         "section": "settings",
+        "settings_page": "general",
+        "merchant": merchant,
+        "shop_form": shop_form
+        or {
+            "name": merchant.name,
+            "logo_url": merchant.logo_url or "",
+            "brand_color": merchant.brand_color,
+            "default_language": merchant.default_language,
+            "errors": {},
+        },
+        "shop_languages": {code: LANGUAGE_NAMES.get(code, code) for code in i18n.LANGUAGES},
         "keys": merchant_service.list_api_keys(session, staff.merchant_id),
         "scopes": merchant_service.SCOPES,
         "key_form": key_form or {"name": "", "scopes": ["read"], "error": None},

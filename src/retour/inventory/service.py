@@ -18,6 +18,7 @@ from retour.inventory import rules as inventory_rules
 from retour.inventory.schemas import LocationIn, LocationOut, MovementIn, MovementOut, StockLevelOut, StockOut
 from retour.kit import clock
 from retour.kit.actor import Actor
+from retour.kit.countries import unknown_countries
 from retour.kit.errors import Conflict, InvalidInput, NotFound
 from retour.models import InventoryMovement, StockLocation
 
@@ -312,3 +313,81 @@ def describe_movements(session: Session, merchant_id: int, rows: list[InventoryM
 
 def locations_by_ids(session: Session, merchant_id: int, location_ids: set[int]) -> dict[int, StockLocation]:
     return repository.locations_by_ids(session, merchant_id, location_ids)
+
+
+# --- editing a location ---------------------------------------------------------------------------
+
+
+def get_location_by_id(session: Session, merchant_id: int, location_id: int) -> StockLocation:
+    """One of the shop's locations, active or not. Another shop's location is not found."""
+    location = repository.locations_by_ids(session, merchant_id, {location_id}).get(location_id)
+    if location is None:
+        raise NotFound("no such stock location", code="unknown_location")
+    return location
+
+
+def update_location(
+    session: Session, merchant_id: int, location_id: int, data: LocationIn, *, is_active: bool, actor: Actor
+) -> StockLocation:
+    """Change a location's name, kind, address, countries served, default flag and whether it is
+    active. Its code never changes: movements, the warehouse settings and the shop's integrations
+    name the location by it. The shop keeps one default location, and it stays active: making a
+    location the default takes the flag from the previous one; the default cannot be unset nor
+    deactivated (make another one the default first). Country codes are ISO 3166-1 alpha-2.
+    Audited (``location.updated``, before and after); a refusal changes nothing."""
+    location = get_location_by_id(session, merchant_id, location_id)
+    if data.code != location.code:
+        raise InvalidInput("a location's code cannot change", field="code", code="location_code_fixed")
+    check_countries(data)
+    if location.is_default and not data.is_default:
+        raise Conflict(
+            "the shop needs a default location: make another one the default instead",
+            field="is_default",
+            code="default_location_required",
+        )
+    if data.is_default and not is_active:
+        raise Conflict(
+            "the default location cannot be deactivated: make another one the default first",
+            field="is_active",
+            code="default_location_inactive",
+        )
+    before = location_out(location).model_dump(mode="json")
+    if data.is_default and not location.is_default:
+        repository.clear_default(session, merchant_id)
+    location.name = data.name
+    location.kind = data.kind
+    location.address = data.address.model_dump()
+    location.countries_served = list(data.countries_served)
+    location.is_default = data.is_default
+    location.is_active = is_active
+    session.flush()
+    after = location_out(location).model_dump(mode="json")
+    if after != before:
+        audit_service.record(
+            session,
+            merchant_id=merchant_id,
+            subject_type=SUBJECT,
+            subject_id=location.id,
+            action="location.updated",
+            actor=actor,
+            before=before,
+            after=after,
+        )
+    return location
+
+
+def check_countries(data: LocationIn) -> None:
+    """Refuse a country (of the address or served) that is not an assigned ISO 3166-1 alpha-2 code,
+    naming the field."""
+    if data.address.country and unknown_countries([data.address.country]):
+        raise InvalidInput(
+            f"'{data.address.country}' is not an ISO 3166 country code", field="country", code="unknown_country"
+        )
+    unknown = unknown_countries(data.countries_served)
+    if unknown:
+        raise InvalidInput(
+            f"not ISO 3166 country codes: {', '.join(unknown)}",
+            field="countries_served",
+            code="unknown_country",
+            extra={"unknown": unknown},
+        )

@@ -1,11 +1,13 @@
-"""Shops, their staff and their API keys."""
+"""Shops (with their branding), their staff and their API keys."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -14,7 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from retour.audit import service as audit_service
-from retour.kit import clock, ids
+from retour.kit import clock, i18n, ids
 from retour.kit.actor import Actor
 from retour.kit.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from retour.merchant import repository
@@ -26,6 +28,10 @@ Scope = Literal["read", "write", "refund"]
 ROLES: tuple[Role, ...] = ("admin", "agent", "warehouse")
 SCOPES: tuple[Scope, ...] = ("read", "write", "refund")
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+_BRAND_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_URL_FORBIDDEN = re.compile(r"[\s\\\x00-\x1f\x7f\"'<>`]")
+SHOP_NAME_MAX_LENGTH = 200
+LOGO_URL_MAX_LENGTH = 500
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("retour-timing-equaliser")
 
@@ -38,10 +44,14 @@ def create_merchant(
     currency: str = "EUR",
     language: str = "fr",
     brand_color: str = "#3b4a6b",
+    logo_url: str | None = None,
 ) -> Merchant:
-    """A new shop, with the default policy (version 1) and the usual reason codes."""
+    """A new shop, with the default policy (version 1) and the usual reason codes. The colour and
+    the logo are checked like ``update_branding`` checks them."""
     if not _SLUG.match(slug):
         raise InvalidInput("use lowercase letters, digits and dashes", field="slug", code="invalid_slug")
+    brand_color = check_brand_color(brand_color)
+    logo_url = check_logo_url(logo_url or "")
     if repository.get_by_slug(session, slug) is not None:
         raise Conflict(f"a shop with slug '{slug}' already exists", field="slug", code="slug_taken")
     merchant = Merchant(
@@ -50,6 +60,7 @@ def create_merchant(
         default_currency=currency,
         default_language=language,
         brand_color=brand_color,
+        logo_url=logo_url,
         settings={},
         return_sequence=0,
     )
@@ -248,3 +259,121 @@ def next_return_sequence(session: Session, merchant_id: int) -> int:
 
 def has_any_merchant(session: Session) -> bool:
     return repository.count(session) > 0
+
+
+# --- branding -------------------------------------------------------------------------------------
+
+
+def check_brand_color(value: str) -> str:
+    """``#rrggbb``, written in lowercase."""
+    color = value.strip()
+    if not _BRAND_COLOR.match(color):
+        raise InvalidInput("the colour must be written #rrggbb", field="brand_color", code="invalid_brand_color")
+    return color.lower()
+
+
+def check_logo_url(value: str) -> str | None:
+    """An ``https://`` address or a path on this site (``/static/logo.png``); empty means no logo.
+    Anything else (``http://``, ``javascript:``, ``//host``, spaces, quotes) is refused: the portal
+    shows it to every customer."""
+    url = value.strip()
+    if not url:
+        return None
+    if len(url) > LOGO_URL_MAX_LENGTH:
+        raise InvalidInput(
+            f"the logo address is too long ({LOGO_URL_MAX_LENGTH} characters at most)",
+            field="logo_url",
+            code="logo_url_too_long",
+        )
+    if not _URL_FORBIDDEN.search(url):
+        if url.startswith("/") and not url.startswith("//"):
+            return url
+        parts = urlsplit(url)
+        if parts.scheme == "https" and parts.hostname and url.startswith("https://"):
+            return url
+    raise InvalidInput(
+        "the logo must be an https:// address or a path starting with /", field="logo_url", code="invalid_logo_url"
+    )
+
+
+def _branding_of(merchant: Merchant) -> dict[str, Any]:
+    return {
+        "name": merchant.name,
+        "logo_url": merchant.logo_url,
+        "brand_color": merchant.brand_color,
+        "default_language": merchant.default_language,
+    }
+
+
+def update_branding(
+    session: Session,
+    merchant_id: int,
+    *,
+    name: str,
+    logo_url: str,
+    brand_color: str,
+    default_language: str,
+    actor: Actor,
+) -> Merchant:
+    """Change what customers see of the shop: its name, logo, colour and default language. Every
+    field is checked first; a refusal (``InvalidInput`` naming the first bad field, all of them in
+    ``extra["errors"]``) changes nothing. A change is audited (``merchant.branding_changed``)."""
+    checked: dict[str, Any] = {}
+    errors: list[InvalidInput] = []
+    checks: dict[str, tuple[Callable[[str], Any], str]] = {
+        "name": (_check_shop_name, name),
+        "logo_url": (check_logo_url, logo_url),
+        "brand_color": (check_brand_color, brand_color),
+        "default_language": (_check_language, default_language),
+    }
+    for field, (check, value) in checks.items():
+        try:
+            checked[field] = check(value)
+        except InvalidInput as error:
+            errors.append(error)
+    if errors:
+        first = errors[0]
+        problems = [{"field": error.field, "code": error.code, "message": error.detail} for error in errors]
+        raise InvalidInput(first.detail, field=first.field, code=first.code, extra={"errors": problems})
+    merchant = get_merchant(session, merchant_id)
+    before = _branding_of(merchant)
+    if before == checked:
+        return merchant
+    merchant.name = checked["name"]
+    merchant.logo_url = checked["logo_url"]
+    merchant.brand_color = checked["brand_color"]
+    merchant.default_language = checked["default_language"]
+    session.flush()
+    audit_service.record(
+        session,
+        merchant_id=merchant_id,
+        subject_type="merchant",
+        subject_id=merchant_id,
+        action="merchant.branding_changed",
+        actor=actor,
+        before={key: value for key, value in before.items() if checked[key] != value},
+        after={key: value for key, value in checked.items() if before[key] != value},
+    )
+    return merchant
+
+
+def _check_shop_name(value: str) -> str:
+    name = value.strip()
+    if not name:
+        raise InvalidInput("give the shop a name", field="name", code="name_required")
+    if len(name) > SHOP_NAME_MAX_LENGTH:
+        raise InvalidInput(
+            f"the name is too long ({SHOP_NAME_MAX_LENGTH} characters at most)", field="name", code="name_too_long"
+        )
+    return name
+
+
+def _check_language(value: str) -> str:
+    language = value.strip().lower()
+    if language not in i18n.LANGUAGES:
+        raise InvalidInput(
+            f"the language must be one of {', '.join(i18n.LANGUAGES)}",
+            field="default_language",
+            code="invalid_language",
+        )
+    return language
