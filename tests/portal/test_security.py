@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from retour.kit import clock
 from retour.kit.db import unit_of_work
 from retour.models import PortalSession, ReturnRequest
+from retour.shipment import service as shipment_service
 from tests import factories
 from tests.portal.conftest import choose, confirm, csrf, open_order, options
+from tests.portal.test_first_parcel import _approved_after_review, _made
 
 
 @pytest.fixture
@@ -127,3 +129,45 @@ def test_forms_without_csrf_are_refused_and_change_nothing(
     assert client.post(cancel_path).status_code == 403
     with unit_of_work(factory, write=False) as session:
         assert session.scalars(select(ReturnRequest.status)).one() == "approved"
+
+
+def test_leaving_without_or_with_a_wrong_csrf_token_is_refused_and_keeps_the_session(
+    client: TestClient, portal_shop: dict[str, Any], factory: sessionmaker[Session]
+) -> None:
+    slug, order_id = portal_shop["slug"], portal_shop["order_id"]
+    client.headers.update({"Accept-Language": "en"})
+    open_order(client, portal_shop)
+    with unit_of_work(factory, write=False) as session:
+        before = [(row.id, row.token_hash, row.order_id) for row in session.scalars(select(PortalSession))]
+    assert len(before) == 1
+    for data in ({}, {"csrf_token": "forged"}, {"csrf_token": ""}):
+        refused = client.post(f"/s/{slug}/leave", data=data, follow_redirects=False)
+        assert refused.status_code == 403
+        assert "This form has expired" in refused.text
+    with unit_of_work(factory, write=False) as session:
+        assert [(row.id, row.token_hash, row.order_id) for row in session.scalars(select(PortalSession))] == before
+    assert client.get(f"/s/{slug}/orders/{order_id}").status_code == 200  # still open in this browser
+
+
+def test_choosing_the_parcel_without_or_with_a_wrong_csrf_token_is_refused_and_makes_nothing(
+    client: TestClient, portal_shop: dict[str, Any], factory: sessionmaker[Session]
+) -> None:
+    return_id, link = _approved_after_review(factory, portal_shop["id"], portal_shop["slug"], "home_pickup")
+    client.headers.update({"Accept-Language": "en"})
+    page = client.get(link)
+    assert "Your return is approved: when should the courier come?" in page.text
+    before = _made(factory, return_id)
+    offered = shipment_service.pickup_slots(clock.now().date())[0]
+    chosen = {"pickup_date": offered.date.isoformat(), "pickup_slot": offered.slot}
+    for token in ({}, {"csrf_token": "forged"}, {"csrf_token": csrf(page.text)[:-1]}):
+        refused = client.post(f"{link}/parcel", data={**chosen, **token}, follow_redirects=False)
+        assert refused.status_code == 403
+        assert "This form has expired" in refused.text
+    assert _made(factory, return_id) == before
+    assert before[0] == []  # no parcel
+    # A stranger's browser (another session, so another token) is refused too.
+    with TestClient(client.app) as stranger:
+        stranger.get(link)
+        forged = stranger.post(f"{link}/parcel", data={**chosen, "csrf_token": csrf(page.text)})
+        assert forged.status_code == 403
+    assert _made(factory, return_id) == before
