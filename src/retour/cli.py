@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from retour.kit.actor import Actor
 from retour.kit.db import make_engine, make_session_factory, unit_of_work
 from retour.kit.errors import RetourError
-from retour.settings import get_settings
+from retour.settings import Settings, get_settings
 
 app = typer.Typer(help="Retour: returns management for online shops.", no_args_is_help=True, add_completion=False)
 console = Console()
@@ -59,14 +59,18 @@ def serve(
     base = f"http://{host}:{port}"
     console.print(f"Retour on [bold]{base}[/bold]  back-office {base}/backoffice  API {base}/docs")
     uvicorn.run(
-        "retour.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level,
-        proxy_headers=True,
+        "retour.app:create_app", factory=True, host=host, port=port, workers=workers, **server_options(settings)
     )
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn serves the app: the client address is the one a trusted proxy forwarded
+    (``RETOUR_FORWARDED_ALLOW_IPS``), else the connection's own."""
+    return {
+        "log_level": settings.log_level,
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+    }
 
 
 @app.command()

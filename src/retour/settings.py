@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     session_max_age_seconds: int = 8 * 3600
     default_language: Literal["fr", "en"] = "fr"
+    # The reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
+    # addresses or networks, ``*`` for any): the client address the portal's rate limit counts.
+    forwarded_allow_ips: str = "127.0.0.1"
     log_level: str = "info"
 
     @model_validator(mode="after")

@@ -6,16 +6,20 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from retour.kit import clock
+from retour.cli import server_options
+from retour.kit import clock, ids
 from retour.kit.db import unit_of_work
 from retour.models import PortalLookupFailure, PortalSession
 from retour.portal import service
 from retour.portal.schemas import LookupIn
+from retour.settings import Settings
 from tests.portal.conftest import csrf, open_order
 
 
@@ -174,3 +178,55 @@ def test_failures_are_counted_in_the_database_across_processes(portal_shop: dict
         service.find_order(session, portal_shop["id"], data, client_address="b")
         rows = session.scalars(select(PortalLookupFailure).where(PortalLookupFailure.scope == "order")).all()
         assert len(rows) == 1
+
+
+def _served(app: FastAPI, settings: Settings) -> Any:
+    """The app as ``retour serve`` hands it to uvicorn (its proxy headers middleware included)."""
+    config = uvicorn.Config(app, log_config=None, **server_options(settings))
+    config.load()
+    return config.loaded_app
+
+
+def _counted_addresses(factory: sessionmaker[Session]) -> list[str]:
+    with unit_of_work(factory, write=False) as session:
+        return list(
+            session.scalars(
+                select(PortalLookupFailure.key)
+                .where(PortalLookupFailure.scope == "ip")
+                .order_by(PortalLookupFailure.id)
+            )
+        )
+
+
+@pytest.mark.parametrize(
+    ("allowed", "proxy", "counted"),
+    [
+        ("10.0.0.5", "10.0.0.5", "203.0.113.7"),  # a trusted proxy: the customer's address counts
+        ("10.0.0.0/24, 127.0.0.1", "10.0.0.9", "203.0.113.7"),
+        ("127.0.0.1", "10.0.0.5", "10.0.0.5"),  # the default trusts only a local proxy
+        ("10.0.0.5", "192.0.2.1", "192.0.2.1"),  # anyone else cannot choose the address counted
+    ],
+)
+def test_the_rate_limit_counts_the_address_a_trusted_proxy_forwards(
+    app: FastAPI,
+    settings: Settings,
+    portal_shop: dict[str, Any],
+    factory: sessionmaker[Session],
+    allowed: str,
+    proxy: str,
+    counted: str,
+) -> None:
+    served = _served(app, settings.model_copy(update={"forwarded_allow_ips": allowed}))
+    with TestClient(served, client=(proxy, 4000), headers={"X-Forwarded-For": "203.0.113.7"}) as client:
+        assert _fail(client, portal_shop, "#5000").status_code == 404
+        assert _fail(client, portal_shop, "#5001").status_code == 404
+    assert _counted_addresses(factory) == [ids.sha256_hex(counted)] * 2
+
+
+def test_the_trusted_proxies_come_from_the_settings() -> None:
+    assert Settings().forwarded_allow_ips == "127.0.0.1"
+    assert server_options(Settings(forwarded_allow_ips="10.0.0.5,10.0.0.6")) == {
+        "log_level": "info",
+        "proxy_headers": True,
+        "forwarded_allow_ips": "10.0.0.5,10.0.0.6",
+    }
