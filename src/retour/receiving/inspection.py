@@ -241,11 +241,14 @@ def dispose_unit(
     location_code: str | None = None,
 ) -> InspectionUnit:
     """Apply the unit's disposition, first replacing it when ``disposition`` differs from the
-    proposed one (``reason`` then required). What the inspection screen's one button does."""
+    proposed one (``reason`` then required). What the inspection screen's one button does.
+    Everything is checked before anything is written: a refusal leaves the unit as it was."""
     if disposition is not None:
         current = receiving_service.get_unit(session, merchant_id, unit_id)
         if disposition != current.disposition:
             _override(current, disposition, reason)  # check before writing anything
+            if location_code is not None:
+                inventory_service.get_location(session, merchant_id, location_code)
             override_disposition(
                 session, merchant_id, unit_id, disposition=disposition, reason=reason or "", actor=actor
             )
