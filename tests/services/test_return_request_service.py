@@ -879,3 +879,28 @@ def test_an_exchange_for_a_sold_out_variant_is_refused(factory: sessionmaker[Ses
     assert (error.status, error.code, error.field) == (422, "exchange_out_of_stock", "lines.0.exchange_variant_id")
     created = create(factory, merchant_id, exchange(rings["RING-GOLD-56"]))
     assert created.lines[0].exchange_variant_id == rings["RING-GOLD-56"]
+
+
+def test_customer_segments_count_the_customers_orders_in_this_shop_only(factory: sessionmaker[Session]) -> None:
+    first_order = {
+        "id": "first-order",
+        "name": {"en": "First order", "fr": "Première commande"},
+        "when": {"customer_segment_in": ["new_customer"]},
+        "then": {"window_days": 60},
+    }
+    draft = policy_service.parse_document({"defaults": DEFAULT_POLICY["defaults"], "rules": [first_order]})
+    customer = {"email": "lea@example.fr", "name": "Léa", "language": "fr", "tags": []}
+    a = seed(factory, customer=customer)
+    with unit_of_work(factory) as session:
+        elsewhere = factories.merchant(session).id
+    add_order(factory, elsewhere, customer=customer)
+
+    def fired() -> list[str]:
+        with unit_of_work(factory, write=False) as session:
+            order = order_service.get_order(session, a.merchant_id, a.order_id)
+            evaluation = service.evaluate_order(session, a.merchant_id, order, draft=draft)
+            return [e.rule_id for e in evaluation.lines[0].decision.explanations]
+
+    assert fired() == ["first-order"]
+    add_order(factory, a.merchant_id, customer=customer)
+    assert fired() == []

@@ -10,7 +10,7 @@ import pytest
 
 from retour.policy import rules
 from retour.policy.defaults import DEFAULT_POLICY
-from retour.policy.schemas import PolicyDocument
+from retour.policy.schemas import ALL_SEGMENTS, PolicyDocument
 
 
 def policy(*extra_rules: dict[str, Any], **defaults: Any) -> PolicyDocument:
@@ -299,3 +299,119 @@ def test_invalid_policies_are_refused_naming_the_field(document: dict[str, Any],
     with pytest.raises(InvalidInput) as raised:
         parse_document(document)
     assert raised.value.field == field
+
+
+# ---- Customer segments ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tags", "earlier_returns", "orders_count", "expected"),
+    [
+        (set(), 0, 1, {"new_customer"}),
+        (set(), 0, 2, {"returning_customer"}),
+        ({"VIP"}, 0, 1, {"vip", "new_customer"}),
+        ({" vip ", "newsletter"}, 1, 8, {"vip", "returning_customer"}),
+        ({"vip-gold"}, 0, 3, {"returning_customer"}),
+        (set(), 3, 6, {"serial_returner", "returning_customer"}),
+        (set(), 3, 7, {"returning_customer"}),
+        (set(), 2, 2, {"returning_customer"}),
+        (set(), 10, 100, {"returning_customer"}),
+        ({"vip"}, 4, 5, {"vip", "serial_returner", "returning_customer"}),
+        (set(), 3, None, {"serial_returner"}),
+        (set(), 0, None, set()),
+        ({"vip"}, 0, None, {"vip"}),
+    ],
+)
+def test_customer_segments_come_from_tags_earlier_returns_and_orders(
+    tags: set[str], earlier_returns: int, orders_count: int | None, expected: set[str]
+) -> None:
+    found = rules.customer_segments(tags=frozenset(tags), earlier_returns=earlier_returns, orders_count=orders_count)
+
+    assert found == frozenset(expected)
+    facts = order(customer_tags=frozenset(tags), earlier_returns=earlier_returns, orders_count=orders_count)
+    assert facts.customer_segments == found
+
+
+FIRST_ORDER = {
+    "id": "first-order",
+    "name": {"en": "First order", "fr": "Première commande"},
+    "when": {"customer_segment_in": ["new_customer", "vip"]},
+    "then": {"window_days": 60},
+}
+SERIAL = {
+    "id": "serial",
+    "name": {"en": "Frequent returns", "fr": "Retours fréquents"},
+    "when": {"customer_segment_in": ["serial_returner"]},
+    "then": {"return_shipping_fee_amount": 590, "manual_review": True},
+}
+
+
+@pytest.mark.parametrize(
+    ("facts", "deadline", "fee", "status"),
+    [
+        ({"orders_count": 1}, date(2026, 12, 4), 0, "eligible"),
+        ({"orders_count": 4}, date(2026, 11, 4), 0, "eligible"),
+        ({"orders_count": 4, "customer_tags": frozenset({"vip"})}, date(2026, 12, 4), 0, "eligible"),
+        ({"orders_count": 6, "earlier_returns": 3}, date(2026, 11, 4), 590, "needs_review"),
+        ({"orders_count": 40, "earlier_returns": 3}, date(2026, 11, 4), 0, "eligible"),
+        ({}, date(2026, 11, 4), 0, "eligible"),
+    ],
+)
+def test_a_customer_segment_condition_fires_for_its_segments_only(
+    facts: dict[str, Any], deadline: date, fee: int, status: str
+) -> None:
+    decision = decide(policy(FIRST_ORDER, SERIAL), order(**facts), line(), date(2026, 10, 10))
+
+    assert (decision.deadline, decision.return_shipping_fee_amount, decision.status) == (deadline, fee, status)
+    fired = {explanation.rule_id for explanation in decision.explanations}
+    assert ("first-order" in fired) == (deadline == date(2026, 12, 4))
+    assert ("serial" in fired) == (fee == 590)
+    assert decision.review_rule_ids == (("serial",) if fee else ())
+
+
+def test_the_rule_that_fired_for_a_segment_explains_itself_in_both_languages() -> None:
+    decision = decide(policy(SERIAL), order(orders_count=3, earlier_returns=3), line(), date(2026, 10, 10))
+
+    serial = next(explanation for explanation in decision.explanations if explanation.rule_id == "serial")
+    assert serial.en == "Frequent returns: return shipping costs €5.90; reviewed by our team before approval."
+    assert serial.fr == "Retours fréquents : frais de retour de 5,90\u00a0€; examiné par notre équipe avant validation."
+
+
+def test_segments_are_described_in_english_and_french() -> None:
+    assert set(rules.SEGMENT_LABELS) == set(ALL_SEGMENTS)
+    assert rules.describe_segments(["vip"]) == ("VIP customers", "clients VIP")
+    assert rules.describe_segments(["new_customer", "returning_customer", "serial_returner"]) == (
+        "first-time customers, returning customers or customers who return often",
+        "clients à leur première commande, clients ayant déjà commandé ou clients qui retournent souvent",
+    )
+
+
+@pytest.mark.parametrize(
+    ("when", "field"),
+    [
+        ({"customer_segment_in": ["gold"]}, "rules.0.when.customer_segment_in.0"),
+        ({"customer_segment_in": []}, "rules.0.when.customer_segment_in"),
+        ({"customer_segment_in": "vip"}, "rules.0.when.customer_segment_in"),
+        ({"customer_segments_in": ["vip"]}, "rules.0.when.customer_segments_in"),
+    ],
+)
+def test_a_bad_segment_condition_is_refused_naming_the_field(when: dict[str, Any], field: str) -> None:
+    from retour.kit.errors import InvalidInput
+    from retour.policy.service import parse_document
+
+    with pytest.raises(InvalidInput) as raised:
+        parse_document({"rules": [{"id": "x", "name": {"en": "a", "fr": "b"}, "when": when, "then": {}}]})
+    assert raised.value.field == field
+
+
+def test_a_policy_stored_before_segments_existed_reads_the_same() -> None:
+    stored = PolicyDocument.model_validate(DEFAULT_POLICY).model_dump(mode="json")
+    for rule in stored["rules"]:
+        del rule["when"]["customer_segment_in"]
+
+    document = PolicyDocument.model_validate(stored)
+
+    assert document == PolicyDocument.model_validate(DEFAULT_POLICY)
+    assert all(rule.when.customer_segment_in is None for rule in document.rules)
+    dumped = document.model_dump(mode="json")
+    assert [rule["when"]["customer_segment_in"] for rule in dumped["rules"]] == [None] * len(document.rules)

@@ -118,6 +118,9 @@ def describe_conditions(
         parts.append(_(N_("paid less than %(amount)s per unit"), amount=amount))
     if when.earlier_returns_gte is not None:
         parts.append(_(N_("customers with at least %(count)s earlier returns"), count=when.earlier_returns_gte))
+    if when.customer_segment_in is not None:
+        english, french = policy_rules.describe_segments(when.customer_segment_in)
+        parts.append(french if language == "fr" else english)
     return parts
 
 

@@ -16,7 +16,16 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from retour.kit.money import Money
-from retour.policy.schemas import Actions, Conditions, Method, PolicyDocument, Resolution, Rule, Status
+from retour.policy.schemas import (
+    Actions,
+    Conditions,
+    CustomerSegment,
+    Method,
+    PolicyDocument,
+    Resolution,
+    Rule,
+    Status,
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,45 @@ class OrderFacts:
     currency: str
     customer_tags: frozenset[str] = frozenset()
     earlier_returns: int = 0
+    """The customer's returns before this one (cancelled and rejected ones do not count)."""
+    orders_count: int | None = None
+    """The customer's orders in the shop, this one included; None when not known."""
+
+    @property
+    def customer_segments(self) -> frozenset[CustomerSegment]:
+        return customer_segments(
+            tags=self.customer_tags, earlier_returns=self.earlier_returns, orders_count=self.orders_count
+        )
+
+
+VIP_TAG = "vip"
+SERIAL_RETURNER_RETURNS = 3
+"""Earlier returns from which a customer returns "often" (with at least one return per two orders)."""
+
+
+def customer_segments(
+    *, tags: frozenset[str], earlier_returns: int, orders_count: int | None
+) -> frozenset[CustomerSegment]:
+    """The segments a customer belongs to, from what the shop and Retour already know of them
+    (a customer can be in several: a VIP who returns often).
+
+    - ``vip``: the shop tagged the customer ``vip`` (any case);
+    - ``serial_returner``: at least ``SERIAL_RETURNER_RETURNS`` earlier returns, and, when the
+      number of orders is known, at least one earlier return for every two orders (ten returns
+      over a hundred orders is a loyal customer, not a serial returner);
+    - ``new_customer``: this is the customer's only order in the shop;
+    - ``returning_customer``: the customer has ordered more than once.
+    Neither of the last two is given when the number of orders is not known."""
+    found: set[CustomerSegment] = set()
+    if VIP_TAG in {tag.strip().lower() for tag in tags}:
+        found.add("vip")
+    if earlier_returns >= SERIAL_RETURNER_RETURNS and (orders_count is None or 2 * earlier_returns >= orders_count):
+        found.add("serial_returner")
+    if orders_count is not None and orders_count <= 1:
+        found.add("new_customer")
+    if orders_count is not None and orders_count >= 2:
+        found.add("returning_customer")
+    return frozenset(found)
 
 
 @dataclass(frozen=True)
@@ -272,6 +320,7 @@ _CHECKS = (
     lambda w, o, _l, _t: w.countries is None or o.country.upper() in w.countries,
     lambda w, _o, line, _t: _any_of(w.reasons, line.reason_codes),
     lambda w, o, _l, _t: w.earlier_returns_gte is None or o.earlier_returns >= w.earlier_returns_gte,
+    lambda w, o, _l, _t: _any_of(w.customer_segment_in, o.customer_segments),
 )
 
 
@@ -352,6 +401,12 @@ METHOD_LABELS = {
     "home_pickup": ("home pickup", "enlèvement à domicile"),
     "customer_ships": ("ship it yourself", "envoi par vos soins"),
 }
+SEGMENT_LABELS: dict[CustomerSegment, tuple[str, str]] = {
+    "vip": ("VIP customers", "clients VIP"),
+    "serial_returner": ("customers who return often", "clients qui retournent souvent"),
+    "new_customer": ("first-time customers", "clients à leur première commande"),
+    "returning_customer": ("returning customers", "clients ayant déjà commandé"),
+}
 _FROM_LABELS = {
     "delivery": ("delivery", "la livraison"),
     "order": ("the order", "la commande"),
@@ -375,6 +430,15 @@ def _join(items: list[str], language: str) -> str:
         return "".join(items)
     conjunction = " ou " if language == "fr" else " or "
     return ", ".join(items[:-1]) + conjunction + items[-1]
+
+
+def describe_segments(segments: list[CustomerSegment]) -> tuple[str, str]:
+    """A ``customer_segment_in`` condition as a phrase in English and in French:
+    ``VIP customers or first-time customers`` / ``clients VIP ou clients à leur première commande``."""
+    return (
+        _join([SEGMENT_LABELS[segment][0] for segment in segments], "en"),
+        _join([SEGMENT_LABELS[segment][1] for segment in segments], "fr"),
+    )
 
 
 def describe_actions(then: Actions, currency: str) -> tuple[str, str]:

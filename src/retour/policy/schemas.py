@@ -14,9 +14,11 @@ Resolution = Literal["refund", "store_credit", "exchange", "keep"]
 Method = Literal["prepaid_label", "drop_off", "in_store", "home_pickup", "customer_ships"]
 WindowFrom = Literal["delivery", "order", "shipment"]
 Status = Literal["eligible", "needs_review", "not_eligible"]
+CustomerSegment = Literal["vip", "serial_returner", "new_customer", "returning_customer"]
 
 ALL_RESOLUTIONS: tuple[Resolution, ...] = ("refund", "store_credit", "exchange", "keep")
 ALL_METHODS: tuple[Method, ...] = ("prepaid_label", "drop_off", "in_store", "home_pickup", "customer_ships")
+ALL_SEGMENTS: tuple[CustomerSegment, ...] = ("vip", "serial_returner", "new_customer", "returning_customer")
 MAX_AMOUNT = 10**12
 """The largest amount a policy may name (minor units), as for prices: beyond it no money is real."""
 _MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
@@ -66,6 +68,11 @@ class Conditions(Strict):
     countries: list[str] | None = None
     reasons: list[str] | None = None
     earlier_returns_gte: int | None = Field(default=None, ge=0)
+    customer_segment_in: list[CustomerSegment] | None = Field(
+        default=None,
+        min_length=1,
+        description="the customer is in at least one of these segments (policy.rules.customer_segments)",
+    )
 
     @field_validator("order_placed_between_month_days")
     @classmethod

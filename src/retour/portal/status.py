@@ -508,6 +508,8 @@ def describe_conditions(when: Conditions, reasons: list[Reason], currency: str) 
         add(f"items under {amount.format('en')}", f"articles de moins de {amount.format('fr')}")
     if when.customer_tags_any:
         add("customers " + ", ".join(when.customer_tags_any), "clients " + ", ".join(when.customer_tags_any))
+    if when.customer_segment_in:
+        add(*policy_rules.describe_segments(when.customer_segment_in))
     if when.countries:
         add("delivered to " + ", ".join(when.countries), "livrés en " + ", ".join(when.countries))
     if when.order_placed_between_month_days is not None:

@@ -46,13 +46,21 @@ def count_customer_returns(session: Session, merchant_id: int, customer_id: int)
     return session.scalar(_customer_returns(merchant_id, customer_id)) or 0
 
 
-def customer_with_return_count(session: Session, merchant_id: int, customer_id: int) -> tuple[Customer, int] | None:
-    """The customer and ``count_customer_returns`` in one query (the policy needs both)."""
+def customer_with_return_count(
+    session: Session, merchant_id: int, customer_id: int
+) -> tuple[Customer, int, int] | None:
+    """The customer, ``count_customer_returns`` and how many orders they placed in the shop, in one
+    query (the policy needs all three: tags, earlier returns, customer segments)."""
     count = _customer_returns(merchant_id, customer_id).scalar_subquery()
+    orders = (
+        select(func.count(Order.id))
+        .where(Order.merchant_id == merchant_id, Order.customer_id == customer_id)
+        .scalar_subquery()
+    )
     row = session.execute(
-        select(Customer, count).where(Customer.merchant_id == merchant_id, Customer.id == customer_id)
+        select(Customer, count, orders).where(Customer.merchant_id == merchant_id, Customer.id == customer_id)
     ).first()
-    return (row[0], int(row[1] or 0)) if row is not None else None
+    return (row[0], int(row[1] or 0), int(row[2] or 0)) if row is not None else None
 
 
 def get(session: Session, merchant_id: int, return_id: int, *, lock: bool = False) -> ReturnRequest | None:

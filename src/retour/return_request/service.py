@@ -81,7 +81,7 @@ def evaluate_order(
     found = repository.customer_with_return_count(session, merchant_id, order.customer_id)
     if found is None:
         raise NotFound("no such customer")
-    customer, earlier_returns = found
+    customer, earlier_returns, orders_count = found
     facts = policy_rules.OrderFacts(
         placed_on=clock.as_utc(order.placed_at).date(),
         shipped_on=clock.as_utc(order.shipped_at).date() if order.shipped_at else None,
@@ -90,6 +90,7 @@ def evaluate_order(
         currency=order.currency,
         customer_tags=frozenset(customer.tags),
         earlier_returns=earlier_returns,
+        orders_count=orders_count,
     )
     today = clock.now().date()
     evaluations = []
