@@ -267,6 +267,50 @@ def test_create_merchant_takes_a_logo_and_a_colour(
         assert [tuple(row) for row in shops] == [("atelier", "/static/atelier.png", "#aa3300")]
 
 
+def test_the_api_reads_and_replaces_the_branding(client: TestClient, factory: Factory, shop: dict[str, Any]) -> None:
+    headers = shop["headers"]
+    expected = {
+        "slug": shop["slug"],
+        "name": "Maison Test",
+        "logo_url": None,
+        "brand_color": "#3b4a6b",
+        "default_language": "fr",
+        "default_currency": "EUR",
+        "portal_path": f"/s/{shop['slug']}/",
+    }
+    assert client.get("/api/v1/settings/shop", headers=headers).json() == expected
+    body = {
+        "name": "Maison Lumière",
+        "logo_url": "/static/logo.png",
+        "brand_color": "#1A5E3A",
+        "default_language": "en",
+    }
+    replaced = client.put("/api/v1/settings/shop", json=body, headers=headers)
+    assert replaced.status_code == 200
+    changed = {**expected, **body, "brand_color": "#1a5e3a"}
+    assert replaced.json() == changed
+    assert branding(factory, int(shop["id"])) == (("Maison Lumière", "/static/logo.png", "#1a5e3a", "en"), 1)
+
+    refused = client.put(
+        "/api/v1/settings/shop",
+        json={**body, "logo_url": "http://x.test/l.png", "brand_color": "blue"},
+        headers=headers,
+    )
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
+    problem = refused.json()
+    assert (problem["code"], problem["field"]) == ("invalid_logo_url", "logo_url")
+    assert [(error["field"], error["code"]) for error in problem["errors"]] == [
+        ("logo_url", "invalid_logo_url"),
+        ("brand_color", "invalid_brand_color"),
+    ]
+    with unit_of_work(factory) as session:
+        reader = {"Authorization": f"Bearer {factories.api_key(session, int(shop['id']), ['read'])}"}
+    assert client.put("/api/v1/settings/shop", json=body, headers=reader).status_code == 403
+    assert client.get("/api/v1/settings/shop", headers=headers).json() == changed
+    assert branding(factory, int(shop["id"])) == (("Maison Lumière", "/static/logo.png", "#1a5e3a", "en"), 1)
+
+
 # ---- Stock locations -------------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from retour.api import problems
 from retour.api.deps import DbSession
 from retour.catalog.endpoints import router as catalog_router
 from retour.inventory.endpoints import router as inventory_router
+from retour.merchant.endpoints import router as merchant_router
 from retour.order.endpoints import router as order_router
 from retour.policy.endpoints import router as policy_router
 from retour.receiving.endpoints import router as receiving_router
@@ -29,6 +30,7 @@ for router in (
     inventory_router,
     resale_router,
     shipment_router,
+    merchant_router,
 ):
     api_router.include_router(router)
 
