@@ -105,6 +105,10 @@ PROBLEM_MESSAGES = {
     "too_large": N_("%(filename)s is larger than %(max_mb)s MB."),
     "too_many_pixels": N_("%(filename)s has more than %(max_megapixels)s million pixels."),
     "empty": N_("%(filename)s is empty."),
+    "form_too_large": N_(
+        "Your photos together are larger than %(max_mb)s MB. Send fewer at a time (each up to %(file_mb)s MB):"
+        " the photos already added are kept."
+    ),
 }
 LABELS = {
     "resolution": RESOLUTION_LABELS,

@@ -18,7 +18,7 @@ from retour.kit.errors import Conflict, InvalidInput, NotFound, Refused, RetourE
 from retour.kit.web import PathId, check_csrf
 from retour.merchant import service as merchant_service
 from retour.portal import service, status
-from retour.portal.deps import DbSession, Form
+from retour.portal.deps import MAX_PHOTO_FORM_MB, DbSession, Form, PhotoForm
 from retour.portal.pages import (
     N_,
     PICKUP_FIELD_LABELS,
@@ -169,6 +169,7 @@ def _choose(
     *,
     values: dict[int, ItemChoice] | None = None,
     problems: list[service.Problem] | None = None,
+    status_code: int | None = None,
 ) -> Response:
     chosen = values or {
         line.order_line_id: ItemChoice(
@@ -185,7 +186,8 @@ def _choose(
         "photo_max_mb": service.PHOTO_MAX_MB,
         "step": 1,
     }
-    return render(request, shop, "portal/choose.html", context, status_code=422 if problems else 200)
+    status_code = status_code or (422 if problems else 200)
+    return render(request, shop, "portal/choose.html", context, status_code=status_code)
 
 
 def _by_field(problems: list[service.Problem]) -> dict[str, list[service.Problem]]:
@@ -196,8 +198,20 @@ def _by_field(problems: list[service.Problem]) -> dict[str, list[service.Problem
 
 
 @router.post("/orders/{order_id}/items")
-def choose_items(request: Request, slug: str, order_id: int, session: DbSession, form: Form) -> Response:
+def choose_items(request: Request, slug: str, order_id: int, form: PhotoForm, session: DbSession) -> Response:
+    # The form comes first: the photos are read before the write transaction starts.
     shop = _shop(request, session, slug)
+    if form is None:
+        # Refused before the body was read: nothing of it is kept, the page says why.
+        access = _access(request, session, shop, order_id)
+        problem = service.Problem(
+            "photos",
+            "form_too_large",
+            f"the photos together are larger than {MAX_PHOTO_FORM_MB} MB",
+            {"max_mb": MAX_PHOTO_FORM_MB, "file_mb": service.PHOTO_MAX_MB},
+        )
+        page = service.choose_page(session, shop.id, access)
+        return _choose(request, shop, page, problems=[problem], status_code=413)
     check_csrf(request, _text(form, "csrf_token"))
     access = _access(request, session, shop, order_id)
     choices = {
