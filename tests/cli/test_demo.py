@@ -17,18 +17,39 @@ from typer.testing import CliRunner
 
 from retour.catalog import service as catalog_service
 from retour.demo import bulk, loader
-from retour.demo.catalog import build_catalog
-from retour.demo.orders import build_orders, holiday_season
+from retour.demo.catalog import build_catalog, picture_url
+from retour.demo.orders import build_orders, gift_code, holiday_season
 from retour.demo.people import VIP_EMAIL
-from retour.demo.returns import plan_counts
+from retour.demo.returns import STATUSES, plan_counts
+from retour.inventory import service as inventory_service
 from retour.kit import clock
 from retour.kit.db import unit_of_work
 from retour.merchant import service as merchant_service
-from retour.models import AuditEvent, Customer, Merchant, Order, OrderLine, OutboxMessage, ReturnRequest, Tender
+from retour.models import (
+    AuditEvent,
+    Customer,
+    InspectionUnit,
+    InventoryMovement,
+    Merchant,
+    Order,
+    OrderLine,
+    OutboxMessage,
+    Receipt,
+    ResaleListing,
+    ReturnRequest,
+    Shipment,
+    Tender,
+)
 from retour.order import service as order_service
+from retour.outbox import service as outbox_service
 from retour.policy import service as policy_service
+from retour.portal import service as portal_service
+from retour.portal.schemas import LookupIn
+from retour.receiving import rules as receiving_rules
+from retour.receiving import service as receiving_service
 from retour.return_request import service as return_service
 from retour.return_request.repository import ReturnFilters
+from retour.shipment import service as shipment_service
 from tests import factories
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
@@ -110,14 +131,17 @@ def test_demo_returns_are_in_every_state_with_ledger_audit_and_outbox(factory: s
         topics = Counter(session.scalars(select(OutboxMessage.topic)))
         for request in page.items:
             _check_ledger(request)
-            actions = [event.action for event in return_service.timeline(session, merchant_id, request.id)]
-            assert actions[0] == "return.requested"
-            assert actions[-1] == f"return.{request.status}"
+            events = return_service.timeline(session, merchant_id, request.id)
+            moves = [event.action for event in events if event.action.removeprefix("return.") in STATUSES]
+            assert moves[0] == "return.requested"
+            assert moves[-1] == f"return.{request.status}"
+            assert all(clock.as_utc(event.created_at) < NOW for event in events)
             assert request.policy_version == 2
             assert clock.as_utc(request.created_at) < NOW
-        # One outbox row per audited step of a return.
+        # One outbox row per move of a return, per label, per parcel received (the customer is told).
         audited = Counter(session.scalars(select(AuditEvent.action).where(AuditEvent.subject_type == "return_request")))
-        assert topics == audited
+        told = {f"return.{status}" for status in STATUSES} | {"return.received", "shipment.label_created"}
+        assert {topic: topics[topic] for topic in told} == {action: audited[action] for action in told}
         assert topics["return.requested"] == sum(EXPECTED.values())
         assert [r.number for r in sorted(page.items, key=lambda r: r.created_at)] == sorted(
             r.number for r in page.items
@@ -134,16 +158,120 @@ def _check_ledger(request: ReturnRequest) -> None:
             assert quantities in ((requested, requested, 0), (requested, 0, 0))
             assert request.status == "cancelled" or line.approved_quantity == requested
         elif request.status == "in_progress":
-            assert quantities in ((requested, requested, 0), (requested, requested, requested))
+            assert quantities == (requested, requested, requested)
+            assert line.accepted_quantity + line.rejected_quantity <= requested
         else:
             assert quantities == (requested, requested, requested)
             assert line.accepted_quantity + line.rejected_quantity == requested
-            assert line.refunded_quantity + line.exchanged_quantity == line.accepted_quantity
-            assert line.exchanged_quantity == (line.accepted_quantity if request.resolution == "exchange" else 0)
+        assert line.restocked_quantity <= line.accepted_quantity
+        # Nothing is settled: there is no refund or exchange service yet.
+        assert (line.refunded_quantity, line.exchanged_quantity) == (0, 0)
     if request.status == "requested":
         assert request.needs_review and request.approved_at is None
     if request.status in ("rejected", "cancelled", "completed", "expired"):
         assert request.closed_at is not None
+
+
+def test_the_printed_ring_return_has_a_label_the_warehouse_can_scan(factory: sessionmaker[Session]) -> None:
+    result, output = _load(factory)
+
+    assert result.scan_number is not None and f"scan {result.scan_number}" in output
+    with factory() as session, clock.frozen(NOW):
+        merchant_id = merchant_service.get_merchant_by_slug(session, "maison-lune").id
+        request = return_service.find_by_number(session, merchant_id, result.scan_number)
+        assert request is not None and request.status == "approved" and request.method == "prepaid_label"
+        _, order_lines = return_service.context_for(session, merchant_id, [request])
+        assert "rings" in {order_lines[line.order_line_id].category for line in request.lines}
+        [parcel] = shipment_service.list_shipments(session, merchant_id, request.id)
+        assert (parcel.carrier, parcel.status) == ("builtin", "delivered")
+        assert parcel.tracking_number and parcel.qr_payload
+        # The label's Code 128 (the RMA number), its QR code and the tracking number all open it.
+        assert receiving_rules.parse_scan(parcel.qr_payload) == receiving_rules.ScanCode(
+            request.number, parcel.tracking_number
+        )
+        for code in (request.number, request.number.replace("-", ""), parcel.qr_payload, parcel.tracking_number):
+            scanned = receiving_service.find_return_for_scan(session, merchant_id, code)
+            assert (scanned.request.id, scanned.shipment) == (request.id, parcel)
+            assert [line.remaining_quantity for line in scanned.lines] == [
+                line.approved_quantity for line in request.lines
+            ]
+        assert shipment_service.get_label_pdf(session, merchant_id, parcel).startswith(b"%PDF")
+
+
+def test_approved_returns_have_their_labels_and_the_worker_makes_no_second_one(
+    factory: sessionmaker[Session],
+) -> None:
+    from retour import tasks  # noqa: F401  (registers every outbox handler)
+
+    _load(factory)
+
+    with factory() as session:
+        merchant_id = merchant_service.get_merchant_by_slug(session, "maison-lune").id
+        approved = return_service.list_returns(session, merchant_id, ReturnFilters(status="approved")).items
+        parcels = {r.number: shipment_service.list_shipments(session, merchant_id, r.id) for r in approved}
+        assert len(approved) == EXPECTED["approved"]
+        for request in approved:
+            assert [p.status in ("label_created", "in_transit", "delivered") for p in parcels[request.number]] == [
+                True
+            ] or (request.method == "home_pickup" and parcels[request.number] == [])
+        before = sorted(session.scalars(select(Shipment.id)))
+        assert session.scalar(select(func.count()).where(Shipment.status == "label_pending")) == 0
+    with clock.frozen(NOW):
+        processed = outbox_service.drain(factory, max_attempts=3)
+
+    with factory() as session:
+        assert processed == session.scalar(select(func.count()).select_from(OutboxMessage))
+        assert sorted(session.scalars(select(Shipment.id))) == before
+        assert session.scalar(select(func.count()).where(OutboxMessage.status != "done")) == 0
+
+
+def test_received_returns_went_through_the_warehouse(factory: sessionmaker[Session]) -> None:
+    _load(factory)
+
+    with factory() as session:
+        merchant_id = merchant_service.get_merchant_by_slug(session, "maison-lune").id
+        returns = return_service.list_returns(session, merchant_id, ReturnFilters(), limit=100).items
+        restocked: Counter[str] = Counter()
+        for request in returns:
+            units = receiving_service.units_of_return(session, merchant_id, request.id)
+            receipts = receiving_service.receipts_of_return(session, merchant_id, request.id)
+            if request.status not in ("in_progress", "completed"):
+                assert (units, receipts) == ([], [])
+                continue
+            _check_warehouse_ledger(request, units, receipts)
+            _, order_lines = return_service.context_for(session, merchant_id, [request])
+            for line in request.lines:
+                restocked[order_lines[line.order_line_id].sku] += line.restocked_quantity
+        movements = list(session.scalars(select(InventoryMovement).where(InventoryMovement.merchant_id == merchant_id)))
+        assert {m.kind for m in movements} == {"restock"} and all(m.quantity == 1 for m in movements)
+        # Stock on hand (the ledger) is exactly the units put back by the warehouse.
+        on_hand = {sku: inventory_service.stock(session, merchant_id, sku).on_hand for sku in restocked}
+        assert on_hand == +restocked | {sku: 0 for sku, count in restocked.items() if not count}
+        assert sum(restocked.values()) == len(movements) > 0
+        listings = list(session.scalars(select(ResaleListing).where(ResaleListing.merchant_id == merchant_id)))
+        damaged = [item for item in listings if item.grade == "lightly_damaged" and item.status == "active"]
+        assert damaged and all(item.price_amount < item.original_price_amount for item in damaged)
+        counts = receiving_service.queue_counts(session, merchant_id)
+        assert counts.awaiting_parcel == EXPECTED["approved"]
+        assert counts.active_listings == len(listings)
+
+
+def _check_warehouse_ledger(request: ReturnRequest, units: list[InspectionUnit], receipts: list[Receipt]) -> None:
+    """Receipts, units and the return's ledger tell the same story, line by line."""
+    assert len(receipts) == 1 and receipts[0].outcome == "as_expected"
+    for line in request.lines:
+        mine = [unit for unit in units if unit.return_line_id == line.id]
+        assert sum(r.quantity for r in receipts[0].lines if r.return_line_id == line.id) == line.received_quantity
+        assert len(mine) == line.received_quantity
+        assert sum(unit.accepted is True for unit in mine) == line.accepted_quantity
+        assert sum(unit.accepted is False for unit in mine) == line.rejected_quantity
+        restocks = [unit for unit in mine if unit.final_disposition in ("restock", "repackage_and_restock")]
+        assert len(restocks) == line.restocked_quantity
+        assert all(unit.stock_location_id is not None for unit in restocks)
+    if request.status == "completed":
+        assert {unit.status for unit in units} == {"done"}
+        assert all(unit.inspected_at and unit.checklist_answers["checklist"]["name"] == "jewelry" for unit in units)
+        assert all(unit.measured_weight_milligrams for unit in units)
 
 
 def test_printed_orders_can_be_returned_now(factory: sessionmaker[Session]) -> None:
@@ -162,6 +290,51 @@ def test_printed_orders_can_be_returned_now(factory: sessionmaker[Session]) -> N
             assert all(line.decision.returnable_quantity == line.line.quantity for line in evaluation.lines)
             assert not any(line.is_final_sale for line in order.lines)
             assert return_service.list_returns(session, merchant_id, ReturnFilters(order_id=order.id)).items == []
+
+
+def test_the_printed_gift_order_opens_a_gift_return_in_the_portal(factory: sessionmaker[Session]) -> None:
+    result, output = _load(factory)
+
+    assert result.gift is not None
+    assert f"{result.gift.number}  gift code {result.gift.gift_code}" in output
+    assert result.gift.number not in {item.number for item in result.returnable}
+    assert result.gift.gift_code == gift_code(result.gift.number)
+    with unit_of_work(factory) as session, clock.frozen(NOW):
+        merchant_id = merchant_service.get_merchant_by_slug(session, "maison-lune").id
+        order = order_service.find_order_by_number(session, merchant_id, result.gift.number)
+        assert order is not None and "cadeau" in order.tags and order.gift_code == result.gift.gift_code
+        lookup = LookupIn(
+            mode="gift",
+            order_number=result.gift.number,
+            gift_code=result.gift.gift_code.lower().replace("-", " "),
+            recipient_email="amie@example.org",
+        )
+        opened = portal_service.find_order(session, merchant_id, lookup, client_address="203.0.113.9")
+        assert (opened.outcome, opened.order_id) == ("opened", order.id)
+        evaluation = return_service.evaluate_order(session, merchant_id, order)
+        assert [line.decision.status for line in evaluation.lines] == ["eligible"] * len(order.lines)
+        # Only gift orders have a code.
+        orders = session.scalars(select(Order).where(Order.merchant_id == merchant_id))
+        assert all((o.gift_code is not None) == ("cadeau" in o.tags) for o in orders)
+
+
+def test_every_demo_piece_has_a_picture_the_app_serves(factory: sessionmaker[Session], client: TestClient) -> None:
+    _load(factory)
+
+    catalog = build_catalog()
+    pictures = {v.sku: picture_url(p.category, v.attributes["métal"]) for p in catalog for v in p.variants}
+    assert len(set(pictures.values())) == 12
+    for url in sorted(set(pictures.values())):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response.headers["content-type"].startswith("image/svg+xml")
+        assert response.content.startswith(b"<svg ") and len(response.content) < 1000
+    with factory() as session:
+        merchant_id = merchant_service.get_merchant_by_slug(session, "maison-lune").id
+        lines = list(session.scalars(select(OrderLine).where(OrderLine.merchant_id == merchant_id)))
+        assert lines and all(line.image_url == pictures[line.sku] for line in lines)
+        products = catalog_service.find_variants(session, merchant_id, sorted(pictures))
+        assert all(product.image_url in pictures.values() for _variant, product in products.values())
 
 
 def test_demo_data_exercises_the_policy(factory: sessionmaker[Session]) -> None:

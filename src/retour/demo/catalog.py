@@ -16,6 +16,15 @@ NECKLACE_LENGTHS = ("40 cm", "45 cm")
 # Metal code for SKUs, label shown to customers, multiplier on the product's base weight.
 METALS = {"OJ": "or jaune", "OB": "or blanc", "AG": "argent"}
 _METAL_TAG = {"OJ": "or-18k", "OB": "or-18k", "AG": "argent-925"}
+_PICTURE_SHAPES = {"rings": "ring", "necklaces": "necklace", "earrings": "earrings", "bracelets": "bracelet"}
+_PICTURE_METALS = {"or jaune": "yellow-gold", "or blanc": "white-gold", "argent": "silver"}
+PICTURES_URL = "/static/demo"
+"""Where the app serves the demo's pictures (``retour/static/demo``): one per category and metal."""
+
+
+def picture_url(category: str, metal: str) -> str:
+    """The picture of a piece of ``category`` in ``metal`` (its label, ``or jaune``)."""
+    return f"{PICTURES_URL}/{_PICTURE_SHAPES[category]}-{_PICTURE_METALS[metal]}.svg"
 
 
 @dataclass(frozen=True)
@@ -196,6 +205,7 @@ def _product(model: _Model) -> ProductIn:
         title=model.title,
         category=model.category,
         tags=tags,
+        image_url=picture_url(model.category, METALS[next(iter(model.prices))]),
         currency="EUR",
         variants=variants,
     )

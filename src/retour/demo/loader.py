@@ -59,6 +59,12 @@ class ReturnableOrder:
     lines: int
 
 
+@dataclass(frozen=True)
+class GiftOrder:
+    number: str
+    gift_code: str
+
+
 @dataclass
 class DemoResult:
     """What the load did (``loaded`` is False when the shop was already there or not wanted)."""
@@ -69,6 +75,9 @@ class DemoResult:
     orders: int = 0
     returns_by_status: dict[str, int] = field(default_factory=dict)
     returnable: list[ReturnableOrder] = field(default_factory=list)
+    scan_number: str | None = None
+    """An approved return with a ring whose parcel has just been delivered: scan it at the warehouse."""
+    gift: GiftOrder | None = None
 
 
 def run(factory: sessionmaker[Session], *, console: Console, orders: int = 2000, force: bool = False) -> DemoResult:
@@ -121,7 +130,17 @@ def load(session: Session, *, orders: int, console: Console | None = None) -> De
             )
     with clock.frozen(now):
         returnable = find_returnable(session, merchant_id, created, now=now)
-    return DemoResult(True, merchant_id, token, len(created), dict(sorted(made.items())), returnable)
+        gift = find_gift(session, merchant_id, created, now=now, taken={item.number for item in returnable})
+    return DemoResult(
+        True,
+        merchant_id,
+        token,
+        len(created),
+        dict(sorted(made.counts.items())),
+        returnable,
+        scan_number=made.scan_number,
+        gift=gift,
+    )
 
 
 def _progress(console: Console | None) -> Progress:
@@ -246,6 +265,24 @@ def find_returnable(session: Session, merchant_id: int, orders: list[Order], *, 
     return [*singles[:2], multi] if multi else singles[:3]
 
 
+def find_gift(
+    session: Session, merchant_id: int, orders: list[Order], *, now: datetime, taken: set[str]
+) -> GiftOrder | None:
+    """The most recent gift order (it has a gift code) that its recipient can return now, in full
+    and without review, other than the orders printed already."""
+    recent = sorted(
+        (o for o in orders if o.gift_code and o.delivered_at and o.number not in taken),
+        key=lambda o: clock.as_utc(cast(datetime, o.delivered_at)),
+        reverse=True,
+    )
+    for order in recent:
+        if now - clock.as_utc(cast(datetime, order.delivered_at)) < timedelta(days=20) and _fully_returnable(
+            session, merchant_id, order
+        ):
+            return GiftOrder(order.number, cast(str, order.gift_code))
+    return None
+
+
 def _fully_returnable(session: Session, merchant_id: int, order: Order) -> bool:
     evaluation = return_service.evaluate_order(session, merchant_id, order)
     return all(
@@ -268,6 +305,12 @@ def _print_loaded(console: Console, result: DemoResult, *, seconds: float) -> No
     table.add_row("Returnable now", "order number + email, in the portal or the API:")
     for item in result.returnable:
         table.add_row("", f"[bold]{item.number}[/bold]  {item.email}")
+    if result.gift:
+        table.add_row(
+            "Gift return", f"[bold]{result.gift.number}[/bold]  gift code [bold]{result.gift.gift_code}[/bold]"
+        )
+    if result.scan_number:
+        table.add_row("Warehouse", f"scan [bold]{result.scan_number}[/bold] (a ring, its parcel just delivered)")
     table.add_row("Loaded", f"{result.orders} orders, {sum(statuses.values())} returns in {seconds:.1f} s")
     table.add_row("", ", ".join(f"{status} {count}" for status, count in sorted(statuses.items())))
     console.print(Panel(table, title=f"{NAME} is ready", title_align="left", border_style="green"))

@@ -6,12 +6,14 @@ reach such a season, some orders of the previous one are added so that the rule 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from retour.catalog.schemas import ProductIn, VariantIn
+from retour.demo.catalog import picture_url
 from retour.demo.people import VIP, DemoCustomer, build_customers, street_address
 from retour.order.schemas import AddressIn, CustomerIn, OrderIn, OrderLineIn, TenderIn
 
@@ -138,6 +140,7 @@ def _order(
                 unit_price_amount=pick.variant.price_amount,
                 discount_amount=discount,
                 tax_amount=round(paid * vat / (100 + vat)),
+                image_url=picture_url(pick.product.category, pick.variant.attributes["métal"]),
             )
         )
     subtotal = sum(line.unit_price_amount * line.quantity - line.discount_amount for line in lines)
@@ -148,9 +151,10 @@ def _order(
     if rng.random() < 0.12:
         tags.append("cadeau")
     street, city = street_address(customer)
+    order_number = f"ML-{FIRST_NUMBER + index}"
     return OrderIn(
         external_id=str(5_810_000 + index),
-        number=f"ML-{FIRST_NUMBER + index}",
+        number=order_number,
         currency="EUR",
         customer=CustomerIn(
             email=customer.email, name=customer.name, language=customer.language, tags=list(customer.tags)
@@ -167,9 +171,17 @@ def _order(
         delivered_at=delivered_at,
         shipping_amount=shipping,
         tags=tags,
+        gift_code=gift_code(order_number) if "cadeau" in tags else None,
         lines=lines,
         tenders=_tenders(rng, subtotal + shipping),
     )
+
+
+def gift_code(number: str) -> str:
+    """The code on the gift receipt of a gift order, from its number alone (drawing it would
+    change every later choice of the generator)."""
+    digest = hashlib.sha256(f"gift:{number}".encode()).hexdigest().upper()
+    return f"LUNE-{digest[:4]}-{digest[4:8]}"
 
 
 def _lines(rng: random.Random, picker: _Picker, *, premium: bool) -> list[tuple[_Pick, int]]:

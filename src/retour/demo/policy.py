@@ -6,6 +6,8 @@ from typing import Any
 
 HIGH_VALUE_AMOUNT = 50_000
 """Price paid per unit (cents) from which a return is reviewed by the team first."""
+LABEL_VALIDITY_DAYS = 30
+"""A label not used within this many days expires, and its return with it."""
 
 DEMO_POLICY: dict[str, Any] = {
     "defaults": {
@@ -15,6 +17,7 @@ DEMO_POLICY: dict[str, Any] = {
         "methods": ["prepaid_label", "drop_off", "in_store"],
         "return_shipping_fee_amount": 490,
         "auto_approve": True,
+        "label_validity_days": LABEL_VALIDITY_DAYS,
     },
     "rules": [
         {

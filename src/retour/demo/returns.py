@@ -1,32 +1,29 @@
 """Demo returns in every state, made the way real ones are: through ``return_request.service``
 under a clock moved back to when they happened, so that numbers, quotes, audit events and outbox
-rows are all real.
+rows are all real. What follows an approval (label, carrier scans, receiving, inspection,
+disposition, expiry) goes through the shipment and warehouse services too (see ``journey``).
 
-The later steps (parcel on its way, received and settled, label expired) have no service yet, so
-they are written here on the return rows, keeping the quantity ledger consistent and appending
-the audit event and the outbox row that a service would."""
+Nothing is settled: there is no refund or exchange service yet, so completed returns have their
+units accepted, restocked or disposed of, and nothing refunded or exchanged."""
 
 from __future__ import annotations
 
 import random
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.orm import Session
 
-from retour.audit import service as audit_service
+from retour.demo import journey as demo_journey
 from retour.demo.people import VIP_EMAIL
-from retour.demo.policy import HIGH_VALUE_AMOUNT
+from retour.demo.policy import HIGH_VALUE_AMOUNT, LABEL_VALIDITY_DAYS
 from retour.kit import clock
 from retour.kit.actor import Actor
 from retour.models import Order, OrderLine, ReturnRequest
 from retour.order import service as order_service
-from retour.outbox import service as outbox_service
 from retour.policy.schemas import Method, Resolution
-from retour.return_request import rules as return_rules
 from retour.return_request import service as return_service
 from retour.return_request.schemas import ReturnIn, ReturnLineIn
 
@@ -41,8 +38,8 @@ _SHARES = {
     "expired": 10,
 }
 RETURN_RATE = 0.11
-LABEL_DAYS = 21
-"""An approved return not shipped within this many days expires."""
+LABEL_DAYS = LABEL_VALIDITY_DAYS
+"""An approved return not shipped within this many days expires (with its label)."""
 _REVIEWED = frozenset({"requested", "rejected"})
 # When the request was made, in days before now, for each final status.
 _AGE = {
@@ -70,6 +67,7 @@ class _Context:
     rng: random.Random
     variant_ids: dict[str, int]
     """SKU → variant id, so that a ring can be exchanged for the next size."""
+    journey: demo_journey.Journey
 
 
 @dataclass(frozen=True)
@@ -78,6 +76,18 @@ class _Plan:
     order: Order
     at: datetime
     reviewed: bool
+    ring: bool = False
+    """The return to scan at the warehouse right after the load: a ring, its parcel delivered."""
+    resale: bool = False
+    """The return whose piece came back damaged and is listed for resale."""
+
+
+@dataclass
+class Made:
+    """How many returns ended in each status, and the RMA number of the one to scan now."""
+
+    counts: Counter[str]
+    scan_number: str | None = None
 
 
 def plan_counts(order_count: int) -> dict[str, int]:
@@ -98,18 +108,21 @@ def create_returns(
     now: datetime,
     rng: random.Random,
     progress: Callable[[int], None] = lambda total: None,
-) -> Counter[str]:
-    """Create the demo returns, oldest first; returns how many ended in each status.
+) -> Made:
+    """Create the demo returns, oldest first, each one all the way to its status before the next.
     ``progress`` is called once with the number planned, then with 0 after each one."""
-    context = _Context(session, merchant_id, staff, rng, variant_ids)
+    journey = demo_journey.Journey(session, merchant_id, staff.warehouse, rng, now)
+    context = _Context(session, merchant_id, staff, rng, variant_ids, journey)
     plans = sorted(_plan(orders, now=now, rng=rng), key=lambda plan: plan.at)
     progress(len(plans))
-    made: Counter[str] = Counter()
+    made = Made(Counter())
     for plan in plans:
         request = _request(context, plan)
         if request is not None:
             _follow_up(context, request, plan)
-            made[request.status] += 1
+            made.counts[request.status] += 1
+            if plan.ring and request.status == "approved":
+                made.scan_number = request.number
         progress(0)
     return made
 
@@ -126,12 +139,15 @@ def _plan(orders: list[Order], *, now: datetime, rng: random.Random) -> Iterator
             if (status, reviewed) not in pools:
                 pools[status, reviewed] = _slots(delivered, status=status, reviewed=reviewed, now=now)
             pool = pools[status, reviewed] = [slot for slot in pools[status, reviewed] if slot[0].id not in used]
+            ring = status == "approved" and index == min(1, counts[status] - 1)
+            if ring:
+                pool = [slot for slot in pool if _has_ring(slot[0], reviewed=reviewed)] or pool
             if pool:
                 plan = _pick(
                     pool, status=status, reviewed=reviewed, rng=rng, prefer_vip=status == "approved" and index == 0
                 )
                 used.add(plan.order.id)
-                yield plan
+                yield replace(plan, ring=ring, resale=status == "completed" and index == 0)
 
 
 @dataclass(frozen=True)
@@ -178,6 +194,13 @@ def _pick(pool: list[_Slot], *, status: str, reviewed: bool, rng: random.Random,
     return _Plan(status, order, at.replace(microsecond=0), reviewed)
 
 
+def _has_ring(order: Order, *, reviewed: bool) -> bool:
+    return any(
+        line.category == "rings" and not line.is_final_sale and (_unit_paid(line) >= HIGH_VALUE_AMOUNT) == reviewed
+        for line in order.lines
+    )
+
+
 def _unit_paid(line: OrderLine) -> int:
     return order_service.line_paid_amount(line) // line.quantity
 
@@ -214,18 +237,19 @@ def _request(context: _Context, plan: _Plan) -> ReturnRequest | None:
         if not lines:
             return None
         chosen = rng.sample(lines, k=2 if len(lines) > 1 and rng.random() < 0.2 else 1)
+        rings = [item for item in lines if item.line.category == "rings"]
+        if plan.ring and rings and not any(item in rings for item in chosen):
+            chosen = [rings[0]]
         resolutions = set.intersection(*(set(item.decision.resolutions) for item in chosen))
         methods = set.intersection(*(set(item.decision.methods) for item in chosen))
         items = [_line_in(context, item.line, item.decision.returnable_quantity) for item in chosen]
         resolution = _resolution(resolutions, items, rng)
         if resolution != "exchange":
             items = [item.model_copy(update={"exchange_variant_id": None}) for item in items]
-        data = ReturnIn(
-            order_id=plan.order.id,
-            resolution=resolution,
-            method=_method(methods, rng),
-            lines=items,
-        )
+        method = _method(methods, rng)
+        if plan.ring and "prepaid_label" in methods:
+            method = "prepaid_label"
+        data = ReturnIn(order_id=plan.order.id, resolution=resolution, method=method, lines=items)
         actor = Actor("customer", str(plan.order.customer_id), plan.order.email)
         request = return_service.request_return(session, merchant_id, data, actor=actor, channel="portal")
         session.flush()
@@ -305,72 +329,17 @@ def _follow_up(context: _Context, request: ReturnRequest, plan: _Plan) -> None:
                 )
             session.flush()
     if plan.status == "cancelled":
-        with clock.frozen(at + timedelta(hours=rng.randint(5, 60))):
-            actor = Actor("customer", str(request.customer_id), plan.order.email)
-            return_service.cancel_return(session, merchant_id, request.id, actor=actor, note="Finalement je la garde !")
-            session.flush()
-    elif plan.status == "expired":
-        _advance(context, request, "expire", Actor.system("Retour"), at=at + timedelta(days=LABEL_DAYS))
-    elif plan.status in ("in_progress", "completed"):
-        carrier = Actor.system("Colissimo")
-        received = plan.status == "completed" or rng.random() < 0.5
-        shipped_at = at + timedelta(hours=rng.randint(10, 40))
-        _advance(context, request, "start", carrier, at=shipped_at, received=received)
-        if plan.status == "completed":
-            _advance(context, request, "complete", staff.warehouse, at=shipped_at + timedelta(days=rng.randint(3, 6)))
-
-
-def _advance(
-    context: _Context, request: ReturnRequest, event: str, actor: Actor, *, at: datetime, received: bool = False
-) -> None:
-    """Move a return along the state machine at ``at``, as the receiving and settlement
-    services will: ledger, audit event and outbox row together."""
-    session = context.session
-    with clock.frozen(at):
-        before = request.status
-        request.status = return_rules.transition(before, event)
-        details = _update_ledger(request, event, received=received, rng=context.rng)
-        if request.status in return_rules.FINAL:
-            request.closed_at = at
-        session.flush()
-        audit_service.record(
-            session,
-            merchant_id=request.merchant_id,
-            subject_type=return_service.SUBJECT,
-            subject_id=request.id,
-            action=f"return.{request.status}",
-            actor=actor,
-            before={"status": before},
-            after={"status": request.status, **details},
+        actor = Actor("customer", str(request.customer_id), plan.order.email)
+        demo_journey.cancel(
+            context.journey, request, approved_at=at, at=at + timedelta(hours=rng.randint(5, 60)), actor=actor
         )
-        outbox_service.enqueue(
-            session,
-            merchant_id=request.merchant_id,
-            topic=f"return.{request.status}",
-            payload={"return_id": request.id, "number": request.number},
+    elif plan.status in demo_journey.AFTER_APPROVAL:
+        demo_journey.follow(
+            context.journey,
+            request,
+            status=plan.status,
+            approved_at=at,
+            expires_at=at + timedelta(days=LABEL_DAYS),
+            delivered=plan.ring,
+            resale=plan.resale,
         )
-        session.flush()
-
-
-def _update_ledger(request: ReturnRequest, event: str, *, received: bool, rng: random.Random) -> dict[str, Any]:
-    """``start``: the parcel is on its way (or already at the warehouse, awaiting inspection).
-    ``complete``: everything arrived, was inspected (now and then a unit came back worn) and settled."""
-    if event == "start":
-        for line in request.lines:
-            line.received_quantity = line.approved_quantity if received else 0
-        return {"parcel": "received" if received else "in_transit"}
-    if event != "complete":
-        return {}
-    for line in request.lines:
-        line.received_quantity = line.approved_quantity
-        line.rejected_quantity = 1 if line.received_quantity > 1 and rng.random() < 0.3 else 0
-        line.accepted_quantity = line.received_quantity - line.rejected_quantity
-        line.restocked_quantity = line.accepted_quantity if line.reason_code not in ("damaged", "defective") else 0
-        if request.resolution == "exchange":
-            line.exchanged_quantity = line.accepted_quantity
-        else:
-            line.refunded_quantity = line.accepted_quantity
-    return {
-        "accepted": sum(line.accepted_quantity for line in request.lines),
-        "rejected": sum(line.rejected_quantity for line in request.lines),
-    }
