@@ -143,3 +143,46 @@ def test_a_scanner_reads_the_drop_off_qr_png() -> None:
     payload = rules.qr_payload("R-000123", rules.tracking_number(3, "R-000123"))
     image = Image.open(io.BytesIO(documents.qr_png(payload)))
     assert scanned(image) == {(str(zxingcpp.BarcodeFormat.QRCode), payload)}
+
+
+REASON_LABELS = {"too_small": ("Too small", "Trop petit"), "damaged": ("Arrived damaged", "")}
+
+
+def test_reason_labels_in_the_documents_language() -> None:
+    assert documents.reason_label("too_small", REASON_LABELS, "fr") == "Trop petit"
+    assert documents.reason_label("too_small", REASON_LABELS, "en") == "Too small"
+    assert documents.reason_label("damaged", REASON_LABELS, "fr") == "Arrived damaged"  # no French label
+    assert documents.reason_label("retired_reason", REASON_LABELS, "en") == "retired_reason"
+
+
+@pytest.mark.parametrize(
+    ("language", "expected", "absent"),
+    [
+        ("fr", ["Bordereau de retour", "Motif", "Trop petit", "Suivez votre retour sur sa page de suivi"], "Too small"),
+        ("en", ["Return packing slip", "Reason", "Too small", "Follow your return on its status page"], "Trop petit"),
+    ],
+)
+def test_the_packing_slip_prints_the_reason_label_in_its_language_and_promises_no_email(
+    language: str, expected: list[str], absent: str
+) -> None:
+    pdf = documents.render_packing_slip_pdf(
+        documents.PackingSlipData(
+            shop_name="Maison Test",
+            rma_number="R-000042",
+            order_number="#1001",
+            customer_name="Camille Martin",
+            created_on=date(2030, 1, 2),
+            return_address=SHOP,
+            items=[
+                documents.PackingSlipItem(
+                    "RING-GOLD-52", "Bague Lune or 52", 1, documents.reason_label("too_small", REASON_LABELS, language)
+                )
+            ],
+            language=language,
+        )
+    )
+    text = " ".join(PdfReader(io.BytesIO(pdf)).pages[0].extract_text().split())
+    for sentence in expected:
+        assert sentence in text
+    assert absent not in text and "too_small" not in text
+    assert "mail" not in text.lower()

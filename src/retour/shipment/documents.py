@@ -142,6 +142,7 @@ class PackingSlipItem:
     title: str
     quantity: int
     reason: str
+    """As printed: the shop's label of the reason in the slip's language (``reason_label``)."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,15 @@ def method_name(method: str, language: str) -> str:
     names = _text(language)["methods"]
     assert isinstance(names, dict)
     return str(names.get(method, method))
+
+
+def reason_label(code: str, labels: Mapping[str, tuple[str, str]], language: str) -> str:
+    """The shop's name for a reason code in the document's language, from ``labels`` (code ->
+    English, French); a label missing in that language falls back to the other one, and a reason
+    the shop no longer has prints its code."""
+    english, french = labels.get(code, ("", ""))
+    first, second = (french, english) if language == "fr" else (english, french)
+    return first or second or code
 
 
 def code128(value: str, *, bar_width: float = BARCODE_BAR_WIDTH, height: float = BARCODE_HEIGHT) -> Code128:
