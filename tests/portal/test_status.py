@@ -238,7 +238,10 @@ def test_a_new_return_gives_its_link_and_promises_no_email(
     page = client.get(f"{link}?new=1")
     text = html.unescape(page.text)
     assert keep in text
-    assert f'<a href="http://testserver{link}">http://testserver{link}</a>' in text
+    kept = f"http://testserver{link}?lang={language}"
+    assert f'<a href="{kept}">{kept}</a>' in text
+    with TestClient(client.app, headers={"Accept-Language": "en" if language == "fr" else "fr"}) as elsewhere:
+        assert elsewhere.get(kept).headers["content-language"] == language
     assert mail not in text.lower()
 
 

@@ -428,7 +428,8 @@ def _status(
         "ret": page.described,
         "token": token,
         "base": f"/s/{shop.slug}/r/{token}",
-        "status_link": f"{str(request.base_url).rstrip('/')}/s/{shop.slug}/r/{token}",
+        # The link to keep opens the page (and its documents) in the language of this visit.
+        "status_link": f"{str(request.base_url).rstrip('/')}/s/{shop.slug}/r/{token}?lang={language_for(request, shop)}",
         "new": new,
         "notice": notice or request.query_params.get("notice"),
         "titles": {line.order_line_id: line.title for line in page.described.lines},
