@@ -381,8 +381,20 @@ def test_a_nul_in_an_ignored_column_changes_nothing(factory: sessionmaker[Sessio
     assert report.warnings == ["column(s) ignored: note"]
 
 
+@pytest.mark.parametrize(
+    ("statement", "named"),
+    [
+        ("SELECT missing_column FROM customer", "missing_column"),
+        ("UPDATE \"order\" SET shipping_amount = -1 WHERE external_id = 'o-2'", "ck_order_shipping_not_negative"),
+    ],
+)
 def test_a_refusal_by_the_database_leaves_that_order_out_and_imports_the_others(
-    factory: sessionmaker[Session], tmp_path: Path, shop: str, monkeypatch: pytest.MonkeyPatch
+    factory: sessionmaker[Session],
+    tmp_path: Path,
+    shop: str,
+    monkeypatch: pytest.MonkeyPatch,
+    statement: str,
+    named: str,
 ) -> None:
     """Whatever the database refuses (here after o-2's rows were written in its savepoint, which
     also aborts the transaction on PostgreSQL) costs that one order, never the batch."""
@@ -396,7 +408,7 @@ def test_a_refusal_by_the_database_leaves_that_order_out_and_imports_the_others(
         result = real_upsert(session, merchant_id, data)
         if data.external_id == "o-2":
             session.flush()
-            session.execute(sql("SELECT missing_column FROM customer"))
+            session.execute(sql(statement))
         return result
 
     monkeypatch.setattr(order_service, "upsert_order", upsert_then_fail_for_o2)
@@ -409,7 +421,7 @@ def test_a_refusal_by_the_database_leaves_that_order_out_and_imports_the_others(
     error = report.errors[0]
     assert (error.line, error.field) == (3, "row")
     assert error.message.startswith("the database refused this order: ")
-    assert "missing_column" in error.message
+    assert named in error.message
     assert "orders: 2 imported, 0 updated, 1 failed" in output
     with factory() as session:
         assert _order(session, "o-2") is None

@@ -208,11 +208,8 @@ def import_rows(
                 except GroupRefused as refused:
                     report.errors.extend(refused.errors)
                     report.failed += 1
-                except (RetourError, IntegrityError) as error:
-                    report.errors.append(_service_error(error, rows))
-                    report.failed += 1
-                except DBAPIError as error:  # the savepoint is rolled back: nothing of this group stays
-                    report.errors.append(_database_error(error, kind, rows))
+                except (RetourError, DBAPIError) as error:  # the savepoint is rolled back: nothing stays
+                    report.errors.append(_service_error(error, kind, rows))
                     report.failed += 1
                 else:
                     report.created += created
@@ -265,9 +262,11 @@ def _upsert(session: Session, merchant_id: int, data: BaseModel, *, started: dat
     return clock.as_utc(product.created_at) >= started
 
 
-def _service_error(error: RetourError | IntegrityError, rows: list[Row]) -> RowError:
-    if isinstance(error, IntegrityError):
+def _service_error(error: RetourError | DBAPIError, kind: Kind, rows: list[Row]) -> RowError:
+    if isinstance(error, IntegrityError) and _is_unique_violation(error):
         error = _unique_violation(error)
+    elif isinstance(error, DBAPIError):
+        return _database_error(error, kind, rows)
     column = _SERVICE_FIELDS.get(error.field or "", error.field or "row")
     line = next((row.line for row in rows if row.get(column)), rows[0].line)
     return RowError(line, column, error.detail)
@@ -278,6 +277,11 @@ def _database_error(error: DBAPIError, kind: Kind, rows: list[Row]) -> RowError:
     detail = (str(error.orig).strip().splitlines() or [type(error.orig).__name__])[0][:200]
     noun = "product" if kind == "products" else "order"
     return RowError(rows[0].line, "row", f"the database refused this {noun}: {detail}")
+
+
+def _is_unique_violation(error: IntegrityError) -> bool:
+    text = str(error.orig).lower()
+    return "unique" in text or "duplicate key" in text
 
 
 def _unique_violation(error: IntegrityError) -> RetourError:
