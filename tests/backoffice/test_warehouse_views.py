@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import re
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from retour.inventory import service as inventory_service
 from retour.kit.db import unit_of_work
+from retour.models import AuditEvent, InspectionUnit, ReturnPhoto
+from retour.settings import Settings
 from tests.backoffice.conftest import add_staff, csrf_of, login
 from tests.warehouse.builders import counts, seed
 
@@ -166,3 +173,134 @@ def test_the_scan_page_in_french(client: TestClient, factory: Factory) -> None:
     assert ">Entrepôt<" in page
     missing = client.get(f"{BASE}/scan", params={"code": "R-999999"}).text
     assert "Aucun retour ne correspond au code « R-999999 ». Scannez à nouveau." in missing
+
+
+# ---- Inspection photos ---------------------------------------------------------------------------
+
+RING_ANSWERS = {f"answer_{code}": "yes" for code in ("authenticity", "stone_setting", "clasp", "metal")}
+
+
+def _jpeg_with_location() -> bytes:
+    """A tablet's photo: with the camera's make and a GPS position in its EXIF."""
+    image = Image.new("RGB", (320, 240), (180, 140, 80))
+    exif = Image.Exif()
+    exif[0x010F] = "TabletMaker"
+    exif[0x8825] = {1: "N", 2: (48.0, 51.0, 24.0)}
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", exif=exif)
+    return buffer.getvalue()
+
+
+def _received_ring(client: TestClient, factory: Factory) -> tuple[Any, int]:
+    seeded = seed(factory, {"RING-GOLD-52": 1})
+    signed_in(client, factory, seeded.merchant_id)
+    page = f"{BASE}/returns/{seeded.return_id}"
+    assert post(client, f"{page}/receive", {f"qty_{seeded.lines['RING-GOLD-52']}": "1"}, page=page).status_code == 303
+    return seeded, snapshot(factory)["units"][0][0]
+
+
+def _inspect_with(client: TestClient, unit_id: int, files: list[tuple[str, tuple[str, bytes, str]]]) -> Any:
+    unit_page = f"{BASE}/units/{unit_id}"
+    token = csrf_of(client.get(unit_page).text)
+    data = {"csrf_token": token, **RING_ANSWERS, "grade": "used", "measured_weight_grams": "3.0", "notes": "Rayure"}
+    return client.post(f"{unit_page}/inspect", data=data, files=files, follow_redirects=False)
+
+
+def _photo_rows(factory: Factory) -> list[tuple[int | None, int | None, str]]:
+    with unit_of_work(factory, write=False) as session:
+        rows = session.scalars(select(ReturnPhoto).order_by(ReturnPhoto.id))
+        return [(row.return_request_id, row.return_line_id, row.path) for row in rows]
+
+
+def test_an_inspection_photo_is_stored_without_exif_shown_and_listed_for_resale(
+    client: TestClient, factory: Factory, settings: Settings
+) -> None:
+    seeded, unit_id = _received_ring(client, factory)
+    form = client.get(f"{BASE}/units/{unit_id}").text
+    assert 'enctype="multipart/form-data"' in form
+    assert re.search(
+        r'<input type="file" id="photos" name="photos" accept="image/jpeg,image/png,image/webp" '
+        r'capture="environment" multiple>',
+        form,
+    )
+    inspected = _inspect_with(client, unit_id, [("photos", ("IMG_0042.JPG", _jpeg_with_location(), "image/jpeg"))])
+    assert inspected.status_code == 303, inspected.text
+    (row,) = _photo_rows(factory)
+    sha256 = row[2].removeprefix(f"{seeded.merchant_id}/photos/").removesuffix(".jpg")
+    assert row == (seeded.return_id, seeded.lines["RING-GOLD-52"], f"{seeded.merchant_id}/photos/{sha256}.jpg")
+    stored = (settings.storage_dir / row[2]).read_bytes()
+    assert hashlib.sha256(stored).hexdigest() == sha256
+    with Image.open(io.BytesIO(stored)) as image:
+        assert (image.format, image.size, dict(image.getexif())) == ("JPEG", (320, 240), {})
+    with unit_of_work(factory, write=False) as session:
+        unit = session.get(InspectionUnit, unit_id)
+        assert unit is not None
+        assert (unit.status, unit.grade, unit.photos) == ("inspected", "used", [f"photos/{sha256}.jpg"])
+        added = session.scalars(select(AuditEvent).where(AuditEvent.action == "return.inspection_photos_added")).one()
+        assert added.after == {"unit_id": unit_id, "photos": [f"photos/{sha256}.jpg"]}
+    url = f"{BASE}/units/{unit_id}/photos/{sha256}.jpg"
+    page = client.get(f"{BASE}/units/{unit_id}").text
+    assert f'<a href="{url}"><img src="{url}" alt="Photo 1 of the unit"' in page
+    shown = client.get(url)
+    assert (shown.status_code, shown.headers["content-type"], shown.content) == (200, "image/jpeg", stored)
+    assert shown.headers["cache-control"] == "private, max-age=86400"
+    # Used: resold second-hand, with the bench's photo.
+    disposed = post(client, f"{BASE}/units/{unit_id}/dispose", {}, page=f"{BASE}/units/{unit_id}")
+    assert disposed.status_code == 303, disposed.text
+    (listing,) = client.get(f"{BASE}/listings/feed.json").json()["listings"]
+    assert listing["photos"] == [f"photos/{sha256}.jpg"]
+
+
+@pytest.mark.parametrize(
+    ("upload", "message"),
+    [
+        (("notes.txt", b"not a photo at all", "image/jpeg"), "this file is not an image we can read"),
+        (("anim.gif", b"GIF89a" + b"\x00" * 64, "image/gif"), "only JPEG, PNG and WebP photos are accepted"),
+    ],
+)
+def test_a_photo_that_is_not_one_is_refused_and_nothing_is_stored(
+    client: TestClient, factory: Factory, settings: Settings, upload: tuple[str, bytes, str], message: str
+) -> None:
+    seeded, unit_id = _received_ring(client, factory)
+    before = snapshot(factory)
+    good = ("ok.jpg", _jpeg_with_location(), "image/jpeg")
+    # One refused photo refuses them all, and the inspection with them.
+    response = _inspect_with(client, unit_id, [("photos", good), ("photos", upload)])
+    assert response.status_code == 422
+    assert f'<p class="alert" role="alert" id="error">{message}</p>' in response.text
+    assert 'value="3.0"' in response.text  # the answers are shown back
+    assert snapshot(factory) == before
+    assert _photo_rows(factory) == []
+    assert not (settings.storage_dir / str(seeded.merchant_id) / "photos").exists()
+
+
+def test_a_refused_photo_is_said_in_french(client: TestClient, factory: Factory) -> None:
+    seeded = seed(factory, {"RING-GOLD-52": 1})
+    email = add_staff(factory, seeded.merchant_id, "warehouse", language="fr")
+    assert login(client, email).status_code == 303
+    page = f"{BASE}/returns/{seeded.return_id}"
+    assert post(client, f"{page}/receive", {f"qty_{seeded.lines['RING-GOLD-52']}": "1"}, page=page).status_code == 303
+    unit_id = snapshot(factory)["units"][0][0]
+    response = _inspect_with(client, unit_id, [("photos", ("x.jpg", b"\xff\xd8\xff garbage", "image/jpeg"))])
+    assert response.status_code == 422
+    assert "ce fichier n&#39;est pas une image lisible" in response.text
+    assert _photo_rows(factory) == []
+
+
+def test_a_photo_is_served_to_its_shops_staff_only(client: TestClient, factory: Factory) -> None:
+    _, unit_id = _received_ring(client, factory)
+    assert (
+        _inspect_with(client, unit_id, [("photos", ("a.jpg", _jpeg_with_location(), "image/jpeg"))]).status_code == 303
+    )
+    (row,) = _photo_rows(factory)
+    url = f"{BASE}/units/{unit_id}/photos/{row[2].rsplit('/', 1)[1]}"
+    assert client.get(url).status_code == 200
+    # A name the unit does not have, or that is not a stored photo, is not found either.
+    assert client.get(f"{BASE}/units/{unit_id}/photos/{'0' * 64}.jpg").status_code == 404
+    assert client.get(f"{BASE}/units/{unit_id}/photos/..%2F..%2Fsecret.jpg").status_code == 404
+    other = seed(factory)
+    client.cookies.clear()
+    signed_in(client, factory, other.merchant_id)
+    assert client.get(url).status_code == 404
+    client.cookies.clear()
+    assert client.get(url, follow_redirects=False).status_code in (303, 401)

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
 from retour.backoffice.deps import CsrfChecked, DbSession, Staff, WarehouseViewer, WarehouseWorker
@@ -22,6 +22,7 @@ from retour.inventory import service as inventory_service
 from retour.kit import i18n
 from retour.kit.errors import InvalidInput, NotFound, RetourError
 from retour.kit.web import PathId
+from retour.photo import rules as photo_rules
 from retour.receiving import inspection
 from retour.receiving import rules as receiving_rules
 from retour.receiving import service as receiving_service
@@ -83,7 +84,9 @@ def error_message(request: Request, error: RetourError) -> str:
     """A service's refusal in the page language: the French the warehouse rules give, else the
     catalog's translation of the English message."""
     language = language_for(request)
-    french = error.extra.get("fr") if isinstance(error.extra, dict) else None
+    extra = error.extra if isinstance(error.extra, dict) else {}
+    # The warehouse rules say it as ``fr``, the photo service as ``message_fr``.
+    french = extra.get("fr") or extra.get("message_fr")
     if language == "fr" and isinstance(french, str) and french:
         return french
     return i18n.gettext(language, error.detail, AREA)
@@ -276,8 +279,17 @@ def _unit_page(
         locations=locations,
         routed=routed,
         next_url=_next_unit_url(session, staff.merchant_id, unit.return_request_id, unit_id),
+        photos=[(reference, _photo_url(unit_id, reference)) for reference in unit.photos],
+        photo_max_mb=photo_rules.MAX_BYTES // 2**20,
     )
     return render(request, "backoffice/warehouse/unit.html", context, staff=staff, status_code=status_code)
+
+
+def _photo_url(unit_id: int, reference: str) -> str | None:
+    """Where the page shows a photo stored at the bench; None for a reference kept elsewhere."""
+    if receiving_service.PHOTO_REFERENCE.fullmatch(reference) is None:
+        return None
+    return f"{BASE}/units/{unit_id}/photos/{reference.removeprefix('photos/')}"
 
 
 def _next_unit_url(session: Session, merchant_id: int, return_id: int, current: int) -> str | None:
@@ -313,6 +325,7 @@ async def inspect(
     request: Request, unit_id: PathId, session: DbSession, staff: WarehouseWorker, _csrf: CsrfChecked
 ) -> Response:
     form = await _form(request)
+    uploads = await _photos(request)
     answers = {
         key.removeprefix("answer_"): value == "yes"
         for key, value in form.items()
@@ -329,11 +342,40 @@ async def inspect(
             measured_weight_grams=_measured(form.get("measured_weight_grams", "")),
             notes=form.get("notes", "").strip()[:2000],
         )
+        # In the same transaction: a photo refused undoes the inspection, shown again with its answers.
+        receiving_service.add_inspection_photos(
+            session,
+            staff.merchant_id,
+            unit_id,
+            uploads,
+            actor=staff.actor,
+            storage_dir=request.app.state.settings.storage_dir,
+        )
     except RetourError as error:
         return _refused(request, session, staff, unit_id, error, form)
     message = N_("Unit accepted.") if unit.accepted else N_("Unit rejected.")
     flash(request, gettext(request, message), kind="success" if unit.accepted else "error")
     return RedirectResponse(f"{BASE}/units/{unit_id}", status_code=303)
+
+
+async def _photos(request: Request) -> list[bytes]:
+    """The photos chosen or taken (an empty file input sends one nameless, empty part), each read
+    up to one byte past the photo limit: enough for the photo service to refuse it as too large."""
+    form: FormData = await request.form()
+    return [
+        await upload.read(photo_rules.MAX_BYTES + 1)
+        for upload in form.getlist("photos")
+        if isinstance(upload, UploadFile) and (upload.filename or upload.size)
+    ]
+
+
+@router.get("/units/{unit_id:int}/photos/{name}")
+def unit_photo(request: Request, unit_id: PathId, name: str, session: DbSession, staff: WarehouseViewer) -> Response:
+    """A stored photo of the unit, for this shop's staff only (another shop's is not found)."""
+    data = receiving_service.inspection_photo(
+        session, staff.merchant_id, unit_id, name, storage_dir=request.app.state.settings.storage_dir
+    )
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
 
 @router.post("/units/{unit_id:int}/dispose")

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -34,6 +36,7 @@ from retour.models import (
     Shipment,
 )
 from retour.outbox import service as outbox_service
+from retour.photo import service as photo_service
 from retour.receiving import repository
 from retour.receiving import rules as receiving_rules
 from retour.receiving.schemas import (
@@ -52,6 +55,7 @@ from retour.receiving.schemas import (
 from retour.resale import service as resale_service
 from retour.return_request import service as return_request_service
 from retour.return_request.repository import ReturnFilters
+from retour.settings import get_settings
 
 log = logging.getLogger("retour.receiving")
 SUBJECT = "return_request"
@@ -450,6 +454,79 @@ def get_unit(session: Session, merchant_id: int, unit_id: int) -> InspectionUnit
     if unit is None:
         raise NotFound("no such unit")
     return unit
+
+
+# --- inspection photos ----------------------------------------------------------------------------
+
+MAX_UNIT_PHOTOS = 20
+PHOTO_REFERENCE = re.compile(r"photos/([0-9a-f]{64})\.jpg")
+"""A photo stored by ``add_inspection_photos``, as the unit (and its resale listing) names it:
+relative to the shop's storage folder."""
+
+
+def add_inspection_photos(
+    session: Session,
+    merchant_id: int,
+    unit_id: int,
+    uploads: Sequence[bytes],
+    *,
+    actor: Actor,
+    storage_dir: Path | None = None,
+) -> list[str]:
+    """Photos taken at the bench: each stored through the photo service (checked from its bytes,
+    re-encoded, EXIF stripped) against the unit's return and line, and added to the unit's photos,
+    which its resale listing takes. Every upload is checked before any is stored: one refused
+    (``InvalidInput``, field ``photos``, the photo service's message) stores none, and so does one
+    photo too many. ``NotFound`` for another shop's unit. Returns the references added."""
+    unit = repository.get_unit(session, merchant_id, unit_id, lock=True)
+    if unit is None:
+        raise NotFound("no such unit")
+    if not uploads:
+        return []
+    if len(unit.photos) + len(uploads) > MAX_UNIT_PHOTOS:
+        raise InvalidInput(
+            f"at most {MAX_UNIT_PHOTOS} photos per unit",
+            field=photo_service.FIELD,
+            code="too_many_photos",
+            extra={"message_fr": f"{MAX_UNIT_PHOTOS} photos au plus par article"},
+        )
+    for data in uploads:
+        photo_service.clean(data)  # refuses before anything is written
+    stored = [
+        photo_service.store_photo(
+            session,
+            merchant_id,
+            data=data,
+            return_request_id=unit.return_request_id,
+            return_line_id=unit.return_line_id,
+            storage_dir=storage_dir,
+        )
+        for data in uploads
+    ]
+    references = [f"photos/{Path(photo.path).name}" for photo in stored]
+    unit.photos = [*unit.photos, *references]
+    unit.updated_at = clock.now()
+    session.flush()
+    request = return_request_service.get_return(session, merchant_id, unit.return_request_id)
+    record(session, request, "return.inspection_photos_added", actor, after={"unit_id": unit.id, "photos": references})
+    return references
+
+
+def inspection_photo(
+    session: Session, merchant_id: int, unit_id: int, name: str, *, storage_dir: Path | None = None
+) -> bytes:
+    """The file of one of the unit's stored photos (``<sha256>.jpg``), read from this shop's
+    storage folder. ``NotFound`` for another shop's unit, a photo the unit does not name, or a
+    reference that is not a stored file (the API takes references the shop keeps elsewhere)."""
+    unit = get_unit(session, merchant_id, unit_id)
+    reference = f"photos/{name}"
+    if not PHOTO_REFERENCE.fullmatch(reference) or reference not in unit.photos:
+        raise NotFound("no such photo")
+    root = Path(storage_dir) if storage_dir is not None else get_settings().storage_dir
+    try:
+        return (root / str(merchant_id) / reference).read_bytes()
+    except FileNotFoundError:
+        raise NotFound("no such photo") from None
 
 
 def _encode_cursor(unit_id: int) -> str:
