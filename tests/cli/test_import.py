@@ -499,3 +499,22 @@ def test_a_data_error_of_postgresql_costs_one_order_only(
     with factory() as session:
         assert _order(session, "o-3") is None
         assert _counts(session) == {"Product": 2, "Variant": 3, "Customer": 2, "Order": 2, "OrderLine": 4, "Tender": 3}
+
+
+def test_a_line_titled_from_a_long_product_and_variant_title_fits_its_column(
+    factory: sessionmaker[Session], tmp_path: Path, shop: str
+) -> None:
+    """The catalogue allows 300 characters for each title; the line's title made of both is cut
+    to its column's 300 (PostgreSQL would refuse the order otherwise)."""
+    product_title, variant_title = "Bague " + "L" * 244, "or jaune / 52 " + "V" * 86
+    products = PRODUCTS.replace("Bague Croissant de Lune", product_title).replace("or jaune / 52", variant_title)
+    _import(factory, tmp_path, "products", products, shop)
+
+    report, _ = _import(factory, tmp_path, "orders", ORDERS, shop)
+
+    assert (report.created, report.failed, report.errors) == (3, 0, [])
+    with factory() as session:
+        first = _order(session, "o-1")
+        assert first is not None
+        assert first.lines[0].title == f"{product_title} {variant_title}"[:300]
+        assert len(first.lines[0].title) == 300

@@ -109,7 +109,8 @@ def _apply_lines(session: Session, merchant_id: int, order: Order, lines: list[O
         line.variant_id = variant.id if variant else None
         line.product_external_id = product.external_id if product else None
         line.sku = item.sku
-        line.title = item.title or (f"{product.title} {variant.title}".strip() if product and variant else item.sku)
+        title = item.title or (f"{product.title} {variant.title}".strip() if product and variant else item.sku)
+        line.title = title[:300]  # product and variant titles take 300 characters each, the line's column 300
         line.category = item.category if item.category is not None else (product.category if product else "")
         line.tags = list(item.tags if item.tags is not None else (product.tags if product else []))
         line.is_final_sale = (
