@@ -308,7 +308,7 @@ def test_gift_return(live_server: str, browser: Any, shop: dict[str, Any]) -> No
     page.get_by_label("Envoi par vos soins").check()
     page.get_by_role("button", name="Vérifier mon retour").click()
     page.get_by_role("button", name="Confirmer mon retour").click()
-    assert page.get_by_text("l'avoir est adressé à alix@example.org").is_visible()
+    assert page.get_by_text("l'avoir est pour alix@example.org, pas pour l'acheteur").is_visible()
     screenshot(page, "portal-gift-3-status")
     [created] = _returns(shop)
     assert (created.resolution, created.gift_recipient_email) == ("store_credit", "alix@example.org")
