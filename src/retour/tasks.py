@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from retour.inventory import tasks as inventory_tasks  # noqa: F401  (registers its handlers)
 from retour.outbox.service import Message, handler
 from retour.shipment.tasks import (
     buy_requested_label,

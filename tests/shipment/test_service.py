@@ -210,13 +210,13 @@ def test_return_address_by_country_with_default_fallback(
     session: Session, shop: tuple[Merchant, ReturnRequest]
 ) -> None:
     merchant, _ = shop
-    belgium = shipment_service.return_address_for(merchant, "be")
+    belgium = shipment_service.return_address_for(session, merchant, "be")
     assert belgium.printable_lines() == ["Maison Test Belgique", "3 avenue Louise", "1050 Bruxelles", "BE"]
-    assert shipment_service.return_address_for(merchant, "DE").name == "Maison Test - retours"
-    assert shipment_service.return_address_for(merchant, "").city == "Lyon"
+    assert shipment_service.return_address_for(session, merchant, "DE").name == "Maison Test - retours"
+    assert shipment_service.return_address_for(session, merchant, "").city == "Lyon"
     merchant.settings = {}
-    assert shipment_service.return_address_for(merchant, "FR").printable_lines() == [merchant.name]
-    assert [s.code for s in shipment_service.stores_for(merchant)] == []
+    assert shipment_service.return_address_for(session, merchant, "FR").printable_lines() == [merchant.name]
+    assert [s.code for s in shipment_service.stores_for(session, merchant)] == []
 
 
 def test_documents_of_a_shipment(session: Session, shop: tuple[Merchant, ReturnRequest], tmp_path: Path) -> None:

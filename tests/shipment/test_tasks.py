@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -14,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import retour.tasks  # noqa: F401  (registers the outbox handlers, as the worker does)
 from retour.integrations.easypost import EasyPostCarrier
+from retour.integrations.shippo import ShippoCarrier
 from retour.kit import clock
 from retour.kit.actor import Actor
 from retour.kit.db import unit_of_work
@@ -28,7 +31,7 @@ from retour.shipment import providers
 from retour.shipment import service as shipment_service
 from retour.shipment.carriers import CarrierFinalError, CarrierRetryableError
 from tests import factories
-from tests.integrations.recorded import Answer, answer, pdf_file
+from tests.integrations.recorded import Answer, answer, pdf_file, recording
 from tests.shipment.test_tracking import FakeCarrier
 
 REVIEW_ALL = {
@@ -351,3 +354,79 @@ def test_a_portal_label_whose_purchase_stays_unknown_is_label_failed_with_the_re
         )
         assert (failed.tracking_number, failed.label_path) == (None, None)
     assert api.calls().count(("POST", f"/v2/shipments/{EASYPOST_SHIPMENT}/buy")) == 1
+
+
+class ShippoApi:
+    """Shippo as the adapter meets it. The purchase gets no answer and cannot be looked up by its
+    rate (``GET /transactions/?rate=`` fails), while the account's latest labels list it."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+        self.bought: dict[str, Any] | None = None
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        route = (request.method, request.url.path)
+        if route == ("POST", "/shipments/"):
+            return answer("shippo", "shipment_created", 201)
+        if route == ("POST", "/transactions/"):
+            # Shippo sold it, but the answer is lost on the way back.
+            sent = json.loads(request.content)
+            self.bought = {**recording("shippo", "transaction_success"), "metadata": sent["metadata"]}
+            raise httpx.ReadTimeout("timed out")
+        if route == ("GET", "/transactions/") and "rate" in request.url.params:
+            return httpx.Response(503, text="")
+        if route == ("GET", "/transactions/"):
+            listed = [self.bought] if self.bought else []
+            return httpx.Response(200, json={"next": None, "previous": None, "results": listed})
+        if request.url.host == "shippo-delivery-east.s3.amazonaws.com":
+            return pdf_file()
+        raise AssertionError(f"unexpected {request.method} {request.url}")
+
+    def calls(self) -> list[tuple[str, str]]:
+        return [(request.method, request.url.path) for request in self.requests]
+
+
+def test_a_shippo_purchase_left_unknown_is_parked_and_its_replay_finds_the_label_bought(
+    factory: sessionmaker[Session], storage: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = ShippoApi()
+    client = httpx.Client(transport=httpx.MockTransport(api.handle))
+    monkeypatch.setitem(
+        providers.FACTORIES, "shippo", lambda settings: ShippoCarrier(settings.api_key, client=client, download_pause=0)
+    )
+    merchant_id, return_id = _reviewed_return(factory, "prepaid_label")
+    outbox_service.drain(factory)
+    with unit_of_work(factory) as session:
+        merchant = session.get(Merchant, merchant_id)
+        assert merchant is not None
+        merchant.settings = {"carrier": {"provider": "shippo", "api_key": "shippo_test_1", "webhook_secret": "s"}}
+        return_service.approve_return(session, merchant_id, return_id, actor=STAFF)
+    outbox_service.drain(factory)
+    message = _approval_message(factory)
+    assert (message.status, message.attempts) == ("dead", 1)
+    assert "purchase outcome unknown" in (message.last_error or "")
+    assert f"metadata 'retour:{merchant_id}:R-000001:1'" in (message.last_error or "")
+    assert _shipments(factory, return_id) == []
+    # A person replays it: the label bought the first time is found, not bought again.
+    with unit_of_work(factory) as session:
+        outbox_service.replay(session, merchant_id, message.id)
+    outbox_service.drain(factory)
+    (shipment,) = _shipments(factory, return_id)
+    assert (shipment.status, shipment.carrier, shipment.tracking_number, shipment.carrier_reference) == (
+        "label_created",
+        "shippo",
+        "6A12345678901",
+        "915d94940ea54c3a80cbfa328722f5a1",
+    )
+    assert api.calls() == [
+        ("GET", "/transactions/"),
+        ("POST", "/shipments/"),
+        ("POST", "/transactions/"),
+        ("GET", "/transactions/"),
+        ("GET", "/transactions/"),
+        ("GET", "/transactions/"),
+        ("GET", "/transactions/"),
+        ("GET", "/70ae8117ee1749e393f249d5b77c45e0.pdf"),
+    ]
+    assert api.calls().count(("POST", "/transactions/")) == 1

@@ -269,7 +269,10 @@ def test_the_shops_checklist_settings_and_rules_apply(factory: sessionmaker[Sess
 
 
 def test_restock_goes_where_demand_is_highest_and_names_the_return_line(factory: sessionmaker[Session]) -> None:
-    shop = seed(factory, {RING: 2})  # PARIS (default) and LYON
+    shop = seed(factory, {RING: 2})  # PARIS (default, FR: the return's order of 2) and LYON (BE)
+    with unit_of_work(factory) as session:
+        ring = {**factories.order_payload()["lines"][0], "quantity": 3}
+        factories.order(session, shop.merchant_id, shipping_address={"country": "BE"}, lines=[ring], tenders=[])
     first, second = receive_all(factory, shop, {RING: 2})
     inspect(factory, shop, first)
     inspect(factory, shop, second)
@@ -306,8 +309,10 @@ def test_restock_goes_where_demand_is_highest_and_names_the_return_line(factory:
                 "movement_id": movements[2].id,
                 "routing": {
                     "rule_id": "highest_demand",
-                    "en": "LYON has the highest demand for RING-GOLD-52: 1 recent sale(s) for 0 unit(s) in stock.",
-                    "fr": "LYON a la plus forte demande pour RING-GOLD-52 : 1 vente(s) récente(s) pour 0 unité(s) en stock.",
+                    "en": "LYON has the highest demand for RING-GOLD-52 (3): 3 unit(s) ordered in the last 30 days "
+                    "from the countries it serves, 0 in stock.",
+                    "fr": "LYON a la plus forte demande pour RING-GOLD-52 (3) : 3 unité(s) commandée(s) ces 30 derniers "
+                    "jours dans les pays qu'il dessert, 0 en stock.",
                 },
             },
         )

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from retour.kit import clock
 from retour.models import Product, Variant
 
 
@@ -50,3 +51,17 @@ def sibling_variants(session: Session, merchant_id: int, variant_ids: list[int])
     for origin_id, variant in rows:
         siblings[origin_id].append(variant)
     return siblings
+
+
+def add_to_inventory_quantity(session: Session, merchant_id: int, sku: str, delta: int) -> int | None:
+    """Add ``delta`` (negative to take) to the sellable quantity of the shop's variant ``sku``, in
+    one ``UPDATE`` (no lost update between two restocks), never below zero. A variant whose stock
+    the shop does not track (``NULL``), or an unknown SKU, is left alone: returns None."""
+    after = Variant.inventory_quantity + delta
+    return session.execute(
+        update(Variant)
+        .where(Variant.merchant_id == merchant_id, Variant.sku == sku, Variant.inventory_quantity.is_not(None))
+        .values(inventory_quantity=case((after < 0, 0), else_=after), updated_at=clock.now())
+        .returning(Variant.inventory_quantity)
+        .execution_options(synchronize_session="fetch")
+    ).scalar_one_or_none()

@@ -1,10 +1,21 @@
 from __future__ import annotations
 
-from typing import Any
+from decimal import Decimal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
 from retour.kit.money import is_known_currency
+
+
+def _json_number(value: Decimal) -> int | float:
+    """A weight as a JSON number, whole grams as integers (``12``), others with their decimals
+    (``3.4``): three decimals at most, so the float is exact enough to read back."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+Grams = Annotated[Decimal, PlainSerializer(_json_number, return_type=float, when_used="json")]
+"""A weight in grams as the API shows it: exact in Python, a JSON number on the wire."""
 
 
 class VariantIn(BaseModel):
@@ -15,7 +26,9 @@ class VariantIn(BaseModel):
     title: str = Field(default="", max_length=300)
     price_amount: int = Field(ge=0, le=10**12, description="minor units")
     is_final_sale: bool = False
-    weight_grams: int | None = Field(default=None, ge=0, le=10**7)
+    weight_grams: Decimal | None = Field(
+        default=None, ge=0, le=10**7, decimal_places=3, description="grams, to the milligram (3.4 for a 3.4 g ring)"
+    )
     inventory_quantity: int | None = Field(
         default=None,
         ge=0,
@@ -51,7 +64,7 @@ class VariantOut(BaseModel):
     price_amount: int
     currency: str
     is_final_sale: bool
-    weight_grams: int | None
+    weight_grams: Grams | None
     inventory_quantity: int | None = None
     attributes: dict[str, Any]
 

@@ -8,6 +8,7 @@ from retour.catalog import repository
 from retour.catalog.schemas import ProductIn, ProductOut, VariantOut
 from retour.kit.errors import Conflict
 from retour.models import Product, Variant
+from retour.models.catalog import milligrams_of
 
 
 def upsert_product(session: Session, merchant_id: int, data: ProductIn) -> Product:
@@ -34,7 +35,7 @@ def upsert_product(session: Session, merchant_id: int, data: ProductIn) -> Produ
         variant.price_amount = item.price_amount
         variant.currency = data.currency
         variant.is_final_sale = item.is_final_sale
-        variant.weight_grams = item.weight_grams
+        variant.weight_mg = milligrams_of(item.weight_grams)
         variant.inventory_quantity = item.inventory_quantity
         variant.attributes = dict(item.attributes)
         session.add(variant)
@@ -76,6 +77,14 @@ def in_stock(variant: Variant) -> bool:
     """Whether a variant can be promised to a customer: the shop sent no stock for it (not
     tracked), or some units are left."""
     return variant.inventory_quantity is None or variant.inventory_quantity > 0
+
+
+def adjust_inventory_quantity(session: Session, merchant_id: int, sku: str, delta: int) -> int | None:
+    """Units put back on sale (``delta`` > 0, a restocked return) or taken off sale (< 0, restocked
+    stock written off): the variant's sellable quantity moves at once, in the caller's
+    transaction, never below zero. Returns the new quantity, or None when the shop does not track
+    stock for ``sku`` (or has no such variant)."""
+    return repository.add_to_inventory_quantity(session, merchant_id, sku, delta)
 
 
 def exchange_variants(session: Session, merchant_id: int, variant_ids: list[int]) -> dict[int, list[Variant]]:

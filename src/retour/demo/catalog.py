@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from decimal import Decimal
 
 from retour.catalog.schemas import ProductIn, VariantIn
 
@@ -194,7 +195,7 @@ def _product(model: _Model) -> ProductIn:
                     title=" / ".join([METALS[metal], *([size] if size else [])]),
                     price_amount=euros * 100,
                     is_final_sale=model.engraved,
-                    weight_grams=max(1, round(grams)),
+                    weight_grams=max(Decimal("0.1"), Decimal(grams).quantize(Decimal("0.1"))),
                     inventory_quantity=_stock(sku),
                     attributes=attributes,
                 )

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from retour.models import InventoryMovement, ReturnLine, StockLocation
+from retour.models import InventoryMovement, Order, OrderLine, ReturnLine, StockLocation
 
 
 def locations(session: Session, merchant_id: int, *, include_inactive: bool = False) -> list[StockLocation]:
@@ -78,19 +78,26 @@ def on_hand_by_location(session: Session, merchant_id: int, sku: str) -> dict[in
     return {location_id: int(total or 0) for location_id, total in rows}
 
 
-def sales_since(session: Session, merchant_id: int, sku: str, since: datetime) -> dict[int, int]:
-    """Units of ``sku`` sold per location since ``since`` (as positive numbers)."""
+def units_ordered_by_country(session: Session, merchant_id: int, sku: str, since: datetime) -> dict[str, int]:
+    """Units of ``sku`` in the shop's orders placed since ``since``, per delivery country: one
+    grouped query, found through ``ix_order_line_merchant_id_sku`` then the order's primary key."""
     rows = session.execute(
-        select(InventoryMovement.stock_location_id, func.sum(-InventoryMovement.quantity))
+        select(Order.country, func.sum(OrderLine.quantity))
+        .select_from(OrderLine)
+        .join(Order, (Order.id == OrderLine.order_id) & (Order.merchant_id == OrderLine.merchant_id))
         .where(
-            InventoryMovement.merchant_id == merchant_id,
-            InventoryMovement.sku == sku,
-            InventoryMovement.kind == "sale",
-            InventoryMovement.created_at >= since,
+            OrderLine.merchant_id == merchant_id,
+            OrderLine.sku == sku,
+            Order.merchant_id == merchant_id,
+            Order.placed_at >= since,
         )
-        .group_by(InventoryMovement.stock_location_id)
+        .group_by(Order.country)
     )
-    return {location_id: int(total or 0) for location_id, total in rows}
+    totals: dict[str, int] = {}
+    for country, units in rows:
+        key = (country or "").upper()
+        totals[key] = totals.get(key, 0) + int(units or 0)
+    return totals
 
 
 def reserved_for_line(session: Session, merchant_id: int, sku: str, location_id: int, return_line_id: int) -> int:

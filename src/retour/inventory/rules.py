@@ -54,17 +54,33 @@ class NoLocation(Exception):
     """The shop has no stock location to restock to."""
 
 
+def recent_sales_by_location(
+    countries_served: Mapping[str, Sequence[str]], units_by_country: Mapping[str, int]
+) -> dict[str, int]:
+    """Units of a SKU recently ordered "near" each location: the sum over the countries the
+    location serves of the units delivered there. A country served by two locations counts for
+    both; a location serving no country has no recent sales."""
+    by_country = {country.upper(): units for country, units in units_by_country.items()}
+    return {
+        code: sum(by_country.get(country.upper(), 0) for country in dict.fromkeys(countries))
+        for code, countries in countries_served.items()
+    }
+
+
 def choose_restock_location(
     sku: str,
     locations: Sequence[str],
     recent_sales_by_location: Mapping[str, int],
     on_hand_by_location: Mapping[str, int],
     fixed_location: str | None = None,
+    *,
+    window_days: int | None = None,
 ) -> RestockChoice:
     """Where a returned unit of ``sku`` goes back to stock: the shop's fixed location when it set
     one, else the location where the SKU's demand is highest, measured as recent sales minus stock
     on hand. Ties go to the first location in ``locations`` (callers pass the default first, then by
-    code), so the same facts always give the same answer."""
+    code), so the same facts always give the same answer. With ``window_days``, the explanation
+    says recent sales are the units ordered in that many days from the countries served."""
     if not locations:
         raise NoLocation("no stock location")
     if fixed_location is not None and fixed_location in locations:
@@ -87,10 +103,20 @@ def choose_restock_location(
             f"La demande pour {sku} est la même partout ({score}) : remis en stock au premier site, {best}.",
             scores,
         )
+    if window_days is None:
+        return RestockChoice(
+            best,
+            "highest_demand",
+            f"{best} has the highest demand for {sku}: {sales} recent sale(s) for {stock} unit(s) in stock.",
+            f"{best} a la plus forte demande pour {sku} : {sales} vente(s) récente(s) pour {stock} unité(s) en stock.",
+            scores,
+        )
     return RestockChoice(
         best,
         "highest_demand",
-        f"{best} has the highest demand for {sku}: {sales} recent sale(s) for {stock} unit(s) in stock.",
-        f"{best} a la plus forte demande pour {sku} : {sales} vente(s) récente(s) pour {stock} unité(s) en stock.",
+        f"{best} has the highest demand for {sku} ({score}): {sales} unit(s) ordered in the last {window_days} "
+        f"days from the countries it serves, {stock} in stock.",
+        f"{best} a la plus forte demande pour {sku} ({score}) : {sales} unité(s) commandée(s) ces "
+        f"{window_days} derniers jours dans les pays qu'il dessert, {stock} en stock.",
         scores,
     )

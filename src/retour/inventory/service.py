@@ -2,8 +2,10 @@
 a returned unit to the location that needs it most, and record movements.
 
 Stock on hand per SKU and location is the sum of the ledger; a movement that would take it below
-zero is refused with nothing written. Restocking a unit never touches money: refunds are settled
-elsewhere."""
+zero is refused with nothing written. A restock puts the unit back on sale (the variant's
+``inventory_quantity`` + 1) and a write-off takes it off, with an outbox message for the shop
+platform (``inventory.restocked``, ``inventory.written_off``). Restocking a unit never touches
+money: refunds are settled elsewhere."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from retour.audit import service as audit_service
+from retour.catalog import service as catalog_service
 from retour.inventory import repository
 from retour.inventory import rules as inventory_rules
 from retour.inventory.schemas import LocationIn, LocationOut, MovementIn, MovementOut, StockLevelOut, StockOut
@@ -21,9 +24,12 @@ from retour.kit.actor import Actor
 from retour.kit.countries import unknown_countries
 from retour.kit.errors import Conflict, InvalidInput, NotFound
 from retour.models import InventoryMovement, StockLocation
+from retour.outbox import service as outbox
 
 RECENT_SALES_DAYS = 30
 SUBJECT = "stock_location"
+RESTOCKED = "inventory.restocked"
+WRITTEN_OFF = "inventory.written_off"
 
 
 # --- locations ------------------------------------------------------------------------------------
@@ -121,19 +127,25 @@ def route_restock(
     session: Session, merchant_id: int, sku: str, *, fixed_location: str | None = None
 ) -> inventory_rules.RestockChoice:
     """Where a returned unit of ``sku`` should go back to stock, and why (see
-    ``inventory.rules.choose_restock_location``); demand is the last 30 days of sales."""
+    ``inventory.rules.choose_restock_location``). A location's recent sales are the units of the SKU
+    in orders placed in the last ``RECENT_SALES_DAYS`` days and delivered to a country it serves;
+    its demand is that minus its stock on hand. Two grouped queries, whatever the shop's size."""
     found = repository.locations(session, merchant_id)
     by_id = {location.id: location.code for location in found}
     since = clock.now() - timedelta(days=RECENT_SALES_DAYS)
-    sales = repository.sales_since(session, merchant_id, sku, since)
+    ordered = repository.units_ordered_by_country(session, merchant_id, sku, since)
     levels = repository.on_hand_by_location(session, merchant_id, sku)
+    sales = inventory_rules.recent_sales_by_location(
+        {location.code: [str(country) for country in location.countries_served] for location in found}, ordered
+    )
     try:
         return inventory_rules.choose_restock_location(
             sku,
             [location.code for location in found],
-            {by_id[key]: value for key, value in sales.items() if key in by_id},
+            sales,
             {by_id[key]: value for key, value in levels.items() if key in by_id},
             fixed_location=fixed_location.strip().upper() if fixed_location else None,
+            window_days=RECENT_SALES_DAYS,
         )
     except inventory_rules.NoLocation:
         raise Conflict(
@@ -179,7 +191,29 @@ def restock_unit(
         note=choice.en if choice else "",
         actor=actor,
     )
+    _adjust_sellable(session, merchant_id, RESTOCKED, movement, location)
     return Restocked(location, movement, choice)
+
+
+def _adjust_sellable(
+    session: Session, merchant_id: int, topic: str, movement: InventoryMovement, location: StockLocation
+) -> None:
+    """A unit restocked is on sale again, one written off is not: the variant's sellable quantity
+    (what the portal offers for exchange) follows the ledger in the same transaction, and an outbox
+    message tells the shop platform (``sku``, ``location``, ``quantity`` moved, always positive)."""
+    after = catalog_service.adjust_inventory_quantity(session, merchant_id, movement.sku, movement.quantity)
+    outbox.enqueue(
+        session,
+        merchant_id=merchant_id,
+        topic=topic,
+        payload={
+            "sku": movement.sku,
+            "location": location.code,
+            "quantity": abs(movement.quantity),
+            "movement_id": movement.id,
+            "inventory_quantity": after,
+        },
+    )
 
 
 def record_movement(session: Session, merchant_id: int, data: MovementIn, *, actor: Actor) -> InventoryMovement:
@@ -218,6 +252,8 @@ def record_movement(session: Session, merchant_id: int, data: MovementIn, *, act
         note=data.note,
         actor=actor,
     )
+    if data.kind == "write_off":
+        _adjust_sellable(session, merchant_id, WRITTEN_OFF, movement, location)
     audit_service.record(
         session,
         merchant_id=merchant_id,

@@ -74,6 +74,8 @@ class OrderLine(Base):
     __tablename__ = "order_line"
     __table_args__ = (
         UniqueConstraint("merchant_id", "order_id", "external_id"),
+        # Recent sales of a SKU (restock routing): the shop's lines of that SKU, then their orders.
+        Index("ix_order_line_merchant_id_sku", "merchant_id", "sku", "order_id"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("unit_price_amount >= 0", name="unit_price_not_negative"),
         CheckConstraint("discount_amount >= 0", name="discount_not_negative"),

@@ -472,7 +472,7 @@ def options_page(session: Session, merchant_id: int, access: PortalAccess) -> Op
         exchanges=exchanges,
         methods=methods,
         pickup_slots=shipment_service.pickup_slots(clock.now().date()) if "home_pickup" in methods else [],
-        stores=shipment_service.stores_for(merchant_service.get_merchant(session, merchant_id))
+        stores=shipment_service.stores_for(session, merchant_service.get_merchant(session, merchant_id))
         if "in_store" in methods
         else [],
         draft=draft,

@@ -155,7 +155,7 @@ def status_page(session: Session, merchant_id: int, return_id: int) -> StatusPag
     merchant = merchant_service.get_merchant(session, merchant_id)
     store = None
     if shipment is not None and shipment.store_code:
-        store = next((s for s in shipment_service.stores_for(merchant) if s.code == shipment.store_code), None)
+        store = next((s for s in shipment_service.stores_for(session, merchant) if s.code == shipment.store_code), None)
     return StatusPage(
         request=request,
         described=described,
@@ -166,12 +166,12 @@ def status_page(session: Session, merchant_id: int, return_id: int) -> StatusPag
         photos=len(photo_service.photos_of_return(session, merchant_id, request.id)),
         quote=stored_quote(request.quote, request.currency),
         store=store,
-        return_address=shipment_service.return_address_for(merchant, order.country).printable_lines()
+        return_address=shipment_service.return_address_for(session, merchant, order.country).printable_lines()
         if shipment is not None and shipment.method == "customer_ships"
         else [],
         scans=list(reversed(tracking.events_of(session, merchant_id, shipment.id))) if shipment is not None else [],
         pickup=pickup_choices(shipment) if shipment is not None and _can_reschedule(request, shipment) else None,
-        first_parcel=_first_parcel(request, shipments, merchant),
+        first_parcel=_first_parcel(session, request, shipments, merchant),
         **_inspection(session, merchant_id, request, described),
     )
 
@@ -220,7 +220,9 @@ def _rejections(units: Iterable[InspectionUnit]) -> list[Rejection]:
     return [Rejection(en, fr, quantity) for (en, fr), quantity in counted.items()]
 
 
-def _first_parcel(request: ReturnRequest, shipments: list[Shipment], merchant: Any) -> ParcelChoice | None:
+def _first_parcel(
+    session: Session, request: ReturnRequest, shipments: list[Shipment], merchant: Any
+) -> ParcelChoice | None:
     if request.status != "approved" or any(parcel.status != "cancelled" for parcel in shipments):
         return None
     if request.method == "home_pickup":
@@ -228,7 +230,7 @@ def _first_parcel(request: ReturnRequest, shipments: list[Shipment], merchant: A
         days = list(dict.fromkeys(slot.date for slot in offered))
         return ParcelChoice("home_pickup", pickup=PickupChoices(days, list(dict.fromkeys(s.slot for s in offered))))
     if request.method == "in_store":
-        return ParcelChoice("in_store", stores=shipment_service.stores_for(merchant))
+        return ParcelChoice("in_store", stores=shipment_service.stores_for(session, merchant))
     return None
 
 
@@ -250,7 +252,7 @@ def create_first_parcel(
     request = return_service.get_return(session, merchant_id, return_id, lock=True)
     shipments = shipment_service.list_shipments(session, merchant_id, request.id)
     merchant = merchant_service.get_merchant(session, merchant_id)
-    if _first_parcel(request, shipments, merchant) is None:
+    if _first_parcel(session, request, shipments, merchant) is None:
         raise Conflict("this return needs no choice from you now", code="parcel_exists")
     try:
         day: date | None = date.fromisoformat(pickup_date)

@@ -176,9 +176,11 @@ def _record_inspection(session: Session, request: ReturnRequest, unit: Inspectio
 
 
 def _catalogue_weight(session: Session, merchant_id: int, sku: str) -> Decimal | None:
+    """The catalogue weight in grams, exact to the milligram (a 3.4 g ring is 3.4, not 3); a
+    missing or zero weight is unknown (the weight is then not checked)."""
     found = catalog_service.find_variants(session, merchant_id, [sku]).get(sku)
-    weight = found[0].weight_grams if found else None
-    return Decimal(weight) if weight else None
+    milligrams = found[0].weight_mg if found else None
+    return Decimal(milligrams).scaleb(-3) if milligrams else None
 
 
 def _milligrams(grams: Decimal | None) -> int | None:

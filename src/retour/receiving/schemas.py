@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from retour.catalog.schemas import Grams
 from retour.receiving.rules import GRADES, Disposition, Grade, Outcome
 
 MAX_ID = 2**63 - 1
@@ -56,7 +57,7 @@ class ExpectedLineOut(BaseModel):
     approved_quantity: int
     received_quantity: int
     remaining_quantity: int
-    expected_weight_grams: int | None
+    expected_weight_grams: Grams | None
 
 
 class ShipmentOut(BaseModel):
@@ -79,7 +80,7 @@ class ScanOut(BaseModel):
     shipment: ShipmentOut | None
     """The parcel the code belongs to (a tracking number), else the one expected next."""
     lines: list[ExpectedLineOut]
-    expected_weight_grams: int | None
+    expected_weight_grams: Grams | None
     """The catalogue weight of what is still expected, when every item has one."""
     units: list[UnitOut]
 

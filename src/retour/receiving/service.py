@@ -110,7 +110,7 @@ def update_warehouse_settings(
 class ExpectedLine:
     line: ReturnLine
     order_line: OrderLine
-    expected_weight_grams: int | None
+    expected_weight_grams: Decimal | None
 
     @property
     def remaining_quantity(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -50,7 +50,8 @@ class Address:
 
 @dataclass(frozen=True)
 class Store:
-    """A shop's store where returns can be dropped (``merchant.settings["stores"]``)."""
+    """A shop's store where returns can be dropped: an active stock location of kind ``store``,
+    or an entry of ``merchant.settings["stores"]`` for a shop without such locations."""
 
     code: str
     name: str
@@ -58,11 +59,33 @@ class Store:
     city: str = ""
     country: str = ""
     hours: str = ""
+    postal_code: str = ""
 
     def as_address(self) -> Address:
         return Address(
-            name=self.name, lines=(self.address,) if self.address else (), city=self.city, country=self.country
+            name=self.name,
+            lines=(self.address,) if self.address else (),
+            postal_code=self.postal_code,
+            city=self.city,
+            country=self.country,
         )
+
+
+@dataclass(frozen=True)
+class Location:
+    """An active stock location as the return address needs it (plain data, no ORM)."""
+
+    code: str
+    name: str
+    kind: str
+    address: Mapping[str, Any]
+    countries_served: tuple[str, ...] = ()
+    is_default: bool = False
+
+    @property
+    def has_street_address(self) -> bool:
+        """A label needs at least a street or a city; a location created without is not used."""
+        return bool(_address(self.address, self.name).lines or self.address.get("city"))
 
 
 @dataclass(frozen=True)
@@ -79,6 +102,76 @@ class Problem:
     code: str
     en: str
     fr: str
+
+
+def return_location(locations: Sequence[Location], country: str) -> Location | None:
+    """Where a parcel from ``country`` comes back: the location serving it (a warehouse before a
+    store, then the default, then by code), else the shop's default location. Locations without a
+    street address are skipped (the shop filled in its settings instead)."""
+    usable = [location for location in locations if location.has_street_address]
+    code = (country or "").strip().upper()
+    serving = sorted(
+        (location for location in usable if code and code in location.countries_served),
+        key=lambda location: (location.kind != "warehouse", not location.is_default, location.code),
+    )
+    if serving:
+        return serving[0]
+    return next((location for location in usable if location.is_default), None)
+
+
+def evaluate_return_address(
+    locations: Sequence[Location], settings: Mapping[str, Any], country: str, *, shop_name: str
+) -> Address:
+    """The label's return address for a customer in ``country``: the shop's stock location that
+    serves that country (see ``return_location``), else, for a shop without locations (or none
+    with an address), ``settings["return_addresses"]``."""
+    location = return_location(locations, country)
+    if location is None:
+        return return_address_from_settings(settings, country, shop_name=shop_name)
+    located = _address(location.address, location.name)
+    return Address(
+        name=f"{shop_name} - {location.name}",
+        lines=located.lines,
+        postal_code=located.postal_code,
+        city=located.city,
+        country=located.country,
+    )
+
+
+def offered_stores(locations: Sequence[Location], settings: Mapping[str, Any]) -> list[Store]:
+    """The stores a return can be dropped at: the shop's active locations of kind ``store``, in
+    the order given (the default first, then by code), else ``settings["stores"]``."""
+    stores = [_store_of(location) for location in locations if location.kind == "store"]
+    return stores or stores_from_settings(settings)
+
+
+def _store_of(location: Location) -> Store:
+    address = _address(location.address, location.name)
+    return Store(
+        code=location.code,
+        name=location.name,
+        address=", ".join(address.lines),
+        postal_code=address.postal_code,
+        city=address.city,
+        country=address.country,
+    )
+
+
+def parcel_weight_grams(items: Iterable[tuple[int | None, int]]) -> int:
+    """What the box weighs for the carrier, from ``(catalogue weight in milligrams, units)`` of
+    each item: the sum, rounded up to the whole gram (a carrier bills by bracket; under-declaring
+    costs a surcharge). 0, "unknown" (the carrier adapter then uses the shop's default parcel),
+    when the box is empty or one item has no weight."""
+    total = 0
+    counted = False
+    for milligrams, units in items:
+        if units <= 0:
+            continue
+        if not milligrams:
+            return 0
+        total += milligrams * units
+        counted = True
+    return -(-total // 1000) if counted else 0
 
 
 def return_address_from_settings(settings: Mapping[str, Any], country: str, *, shop_name: str) -> Address:

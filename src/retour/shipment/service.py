@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from retour.audit import service as audit_service
+from retour.catalog import service as catalog_service
+from retour.inventory import service as inventory_service
 from retour.kit import clock
 from retour.kit.actor import Actor
 from retour.kit.errors import Conflict, InvalidInput, NotFound, Refused, ServiceUnavailable
@@ -49,12 +51,32 @@ def pickup_slots(today: date) -> list[PickupSlot]:
     return rules.pickup_slots(today)
 
 
-def stores_for(merchant: Merchant) -> list[Store]:
-    return rules.stores_from_settings(merchant.settings or {})
+def stores_for(session: Session, merchant: Merchant) -> list[Store]:
+    """Where a return can be dropped in store: the shop's active store locations, else the
+    stores of its settings (shops that have not created locations)."""
+    return rules.offered_stores(_locations(session, merchant.id), merchant.settings or {})
 
 
-def return_address_for(merchant: Merchant, country: str) -> Address:
-    return rules.return_address_from_settings(merchant.settings or {}, country, shop_name=merchant.name)
+def return_address_for(session: Session, merchant: Merchant, country: str) -> Address:
+    """Where a parcel from ``country`` comes back: the active location serving it (a warehouse
+    before a store), else the default location, else the addresses of the shop's settings."""
+    return rules.evaluate_return_address(
+        _locations(session, merchant.id), merchant.settings or {}, country, shop_name=merchant.name
+    )
+
+
+def _locations(session: Session, merchant_id: int) -> list[rules.Location]:
+    return [
+        rules.Location(
+            code=location.code,
+            name=location.name,
+            kind=location.kind,
+            address=dict(location.address or {}),
+            countries_served=tuple(str(country).upper() for country in location.countries_served or ()),
+            is_default=location.is_default,
+        )
+        for location in inventory_service.list_locations(session, merchant_id)
+    ]
 
 
 # ---- Shipments -------------------------------------------------------------------------------------
@@ -99,7 +121,7 @@ def create_shipment(
     else:
         pickup_date = pickup_slot = None
     if method == "in_store":
-        stores = stores_for(merchant)
+        stores = stores_for(session, merchant)
         if stores and store_code not in {store.code for store in stores}:
             raise InvalidInput(
                 "choose one of the shop's stores",
@@ -130,7 +152,7 @@ def create_shipment(
         facts = {"shipment_id": shipment.id, "method": method, "carrier": shipment.carrier, "status": shipment.status}
         _tell(session, request, LABEL_REQUESTED, actor, facts)
         return shipment
-    label_request = _label_request(merchant, order, request, method, store_code, parcel, today)
+    label_request = _label_request(session, merchant, order, request, method, store_code, parcel, today)
     carrier, label = _make_label(merchant, method, label_request)
     session.add(shipment)
     _record_label(session, merchant_id, request, shipment, carrier.name, label, parcel, actor, storage_dir)
@@ -158,7 +180,7 @@ def buy_pending_label(
     parcels = [s.id for s in repository.shipments_of_return(session, merchant_id, request.id)]
     parcel = parcels.index(shipment.id) + 1
     label_request = _label_request(
-        merchant, order, request, shipment.method, shipment.store_code, parcel, clock.now().date()
+        session, merchant, order, request, shipment.method, shipment.store_code, parcel, clock.now().date()
     )
     try:
         carrier, label = _make_label(merchant, shipment.method, label_request)
@@ -453,7 +475,7 @@ def get_label_pdf(session: Session, merchant_id: int, shipment: Shipment, *, sto
     order = order_service.get_order(session, merchant_id, request.order_id, tenders=False)
     expires = shipment.label_expires_at
     label_request = _label_request(
-        merchant, order, request, shipment.method, shipment.store_code, parcel, (expires or clock.now()).date()
+        session, merchant, order, request, shipment.method, shipment.store_code, parcel, (expires or clock.now()).date()
     )
     payload = shipment.qr_payload or rules.qr_payload(request.number, shipment.tracking_number)
     pdf = documents.render_label_pdf(
@@ -495,7 +517,7 @@ def render_packing_slip_pdf(session: Session, merchant_id: int, request: ReturnR
             order_number=order.number,
             customer_name=order.customer_name or order.email,
             created_on=request.created_at.date(),
-            return_address=_recipient(merchant, order, method, store_code),
+            return_address=_recipient(session, merchant, order, method, store_code),
             method=method,
             items=items,
             language=_language(order),
@@ -521,15 +543,16 @@ def _language(order: Order) -> str:
     return "en" if (order.language or "").lower().startswith("en") else "fr"
 
 
-def _recipient(merchant: Merchant, order: Order, method: str, store_code: str | None) -> Address:
+def _recipient(session: Session, merchant: Merchant, order: Order, method: str, store_code: str | None) -> Address:
     if method == "in_store" and store_code:
-        store = next((s for s in stores_for(merchant) if s.code == store_code), None)
+        store = next((s for s in stores_for(session, merchant) if s.code == store_code), None)
         if store is not None:
             return store.as_address()
-    return return_address_for(merchant, order.country)
+    return return_address_for(session, merchant, order.country)
 
 
 def _label_request(
+    session: Session,
     merchant: Merchant,
     order: Order,
     request: ReturnRequest,
@@ -546,12 +569,27 @@ def _label_request(
         method=method,
         shop_name=merchant.name,
         sender=sender,
-        recipient=_recipient(merchant, order, method, store_code),
+        recipient=_recipient(session, merchant, order, method, store_code),
         today=today,
         language=_language(order),
         currency=order.currency,
+        weight_grams=_parcel_weight_grams(session, merchant.id, request),
         reference=f"retour:{merchant.id}:{request.number}:{parcel}",
     )
+
+
+def _parcel_weight_grams(session: Session, merchant_id: int, request: ReturnRequest) -> int:
+    """The return's items at their catalogue weight (milligrams), in whole grams rounded up; 0
+    when one has no weight."""
+    order_lines = repository.order_lines(session, merchant_id, [line.order_line_id for line in request.lines])
+    skus = [line.sku for line in order_lines.values()]
+    variants = catalog_service.find_variants(session, merchant_id, skus)
+    items = []
+    for line in request.lines:
+        order_line = order_lines.get(line.order_line_id)
+        found = variants.get(order_line.sku) if order_line else None
+        items.append((found[0].weight_mg if found else None, line.approved_quantity or line.requested_quantity))
+    return rules.parcel_weight_grams(items)
 
 
 def _sender(order: Order) -> Address:

@@ -25,7 +25,7 @@ def create_label_after_approval(session: Session, message: Message) -> None:
         return
     store_code = None
     if request.method == "in_store":
-        stores = service.stores_for(merchant_service.get_merchant(session, message.merchant_id))
+        stores = service.stores_for(session, merchant_service.get_merchant(session, message.merchant_id))
         if len(stores) != 1:
             return
         store_code = stores[0].code
