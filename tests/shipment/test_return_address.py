@@ -220,6 +220,7 @@ def test_return_location_prefers_a_warehouse_then_the_default_then_the_code() ->
     assert rules.offered_stores([second, first], {"stores": [{"code": "S", "name": "Settings"}]}) == [
         rules.Store(code="S", name="Settings")
     ]
-    assert [
-        found.code for found in rules.offered_stores([store, second], {"stores": [{"code": "S", "name": "x"}]})
-    ] == ["A-STORE"]
+    settings = {"stores": [{"code": "S", "name": "x"}, {"code": "A-STORE", "name": "y", "hours": "9h-19h"}]}
+    assert rules.offered_stores([store, second], settings) == [  # the settings' hours of the same code
+        rules.Store(code="A-STORE", name="Store", address="1 rue", city="X", hours="9h-19h")
+    ]

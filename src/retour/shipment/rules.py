@@ -140,12 +140,18 @@ def evaluate_return_address(
 
 def offered_stores(locations: Sequence[Location], settings: Mapping[str, Any]) -> list[Store]:
     """The stores a return can be dropped at: the shop's active locations of kind ``store``, in
-    the order given (the default first, then by code), else ``settings["stores"]``."""
-    stores = [_store_of(location) for location in locations if location.kind == "store"]
-    return stores or stores_from_settings(settings)
+    the order given (the default first, then by code), else ``settings["stores"]``. A location
+    has no opening hours: those of the settings' store with the same code are kept."""
+    configured = {store.code: store for store in stores_from_settings(settings)}
+    stores = [
+        _store_of(location, configured[location.code].hours if location.code in configured else "")
+        for location in locations
+        if location.kind == "store"
+    ]
+    return stores or list(configured.values())
 
 
-def _store_of(location: Location) -> Store:
+def _store_of(location: Location, hours: str) -> Store:
     address = _address(location.address, location.name)
     return Store(
         code=location.code,
@@ -154,6 +160,7 @@ def _store_of(location: Location) -> Store:
         postal_code=address.postal_code,
         city=address.city,
         country=address.country,
+        hours=hours,
     )
 
 
