@@ -49,6 +49,7 @@ from retour.receiving import rules as receiving_rules
 from retour.receiving import service as receiving_service
 from retour.return_request import service as return_service
 from retour.return_request.repository import ReturnFilters
+from retour.shipment import rules as shipment_rules
 from retour.shipment import service as shipment_service
 from tests import factories
 
@@ -365,6 +366,46 @@ def test_demo_data_exercises_the_policy(factory: sessionmaker[Session]) -> None:
                 if clock.as_utc(order.placed_at).date() >= holiday_start and order.delivered_at:
                     assert item.decision.deadline == date(2027, 1, 31)
         assert rules_fired >= {"final-sale", "holidays", "vip", "discounted", "earrings-hygiene", "high-value"}
+
+
+def test_the_shops_locations_and_settings_tell_the_same_story(factory: sessionmaker[Session]) -> None:
+    _load(factory, orders=30)
+
+    with factory() as session:
+        merchant = merchant_service.get_merchant_by_slug(session, "maison-lune")
+        locations = {
+            (item.code, item.kind): item.countries_served
+            for item in inventory_service.list_locations(session, merchant.id)
+        }
+        assert locations == {
+            ("LYON", "warehouse"): ["CH", "DE", "FR"],
+            ("BRUXELLES", "warehouse"): ["BE"],
+            ("PARIS-MARAIS", "store"): [],
+        }
+        settings = merchant.settings
+        for country in ("FR", "BE", "CH", "DE", "IT"):
+            located = shipment_service.return_address_for(session, merchant, country)
+            assert located == shipment_rules.return_address_from_settings(settings, country, shop_name=merchant.name)
+        belgium = shipment_service.return_address_for(session, merchant, "BE")
+        assert (belgium.name, belgium.lines, belgium.postal_code, belgium.city) == (
+            "Maison Lune - Relais Bruxelles",
+            ("27 rue du Marché",),
+            "1000",
+            "Bruxelles",
+        )
+        [store] = shipment_service.stores_for(session, merchant)
+        [configured] = shipment_rules.stores_from_settings(settings)
+        assert (
+            (store.code, store.name, store.address, store.city, store.country)
+            == (
+                configured.code,
+                configured.name,
+                configured.address,
+                configured.city,
+                configured.country,
+            )
+            == ("PARIS-MARAIS", "Boutique Paris Marais", "8 rue des Francs-Bourgeois", "Paris", "FR")
+        )
 
 
 def test_demo_is_loaded_once(factory: sessionmaker[Session]) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -62,9 +62,9 @@ def _at(journey: Journey, when: datetime) -> Iterator[None]:
 @contextmanager
 def _drawn_when_downloaded() -> Iterator[None]:
     """Labels made meanwhile are recorded without their PDF file. The stored file is only a cache:
-    ``shipment.service.get_label_pdf`` draws a built-in label again from its parcel's row (same
-    data, same bytes) when the file is missing. Drawing the labels of months of past returns would
-    take most of the load time, and nobody downloads those."""
+    ``shipment.service.get_label_pdf`` draws a built-in label from its parcel's row (same data,
+    same bytes) when the file is missing, so each is drawn on its first download. Drawing the
+    labels of months of returns now would double the load time (a tenth of a second each)."""
     draw = documents.render_label_pdf
     documents.render_label_pdf = _undrawn
     try:
@@ -77,15 +77,13 @@ def _undrawn(data: documents.LabelData) -> bytes:
     return b""
 
 
-def make_label(
-    journey: Journey, request: ReturnRequest, at: datetime, *, pickup: bool, draw: bool = False
-) -> Shipment | None:
+def make_label(journey: Journey, request: ReturnRequest, at: datetime, *, pickup: bool) -> Shipment | None:
     """The parcel the worker makes right after approval (``shipment.tasks.create_label_after_approval``):
     a label for the methods that need no choice, the shop's only store for a return in store. A
     home pickup waits for the customer's slot, unless ``pickup`` (the customer chose the first one).
-    The label's PDF is drawn now only with ``draw``, else on its first download."""
+    The label's PDF is drawn on its first download."""
     session, merchant_id = journey.session, journey.merchant_id
-    with _at(journey, at), nullcontext() if draw else _drawn_when_downloaded():
+    with _at(journey, at), _drawn_when_downloaded():
         store_code, pickup_date, pickup_slot = None, None, None
         if request.method == "in_store":
             stores = shipment_service.stores_for(session, merchant_service.get_merchant(session, merchant_id))
@@ -330,7 +328,7 @@ def follow(
     rng = journey.rng
     times = schedule(approved_at, journey.now, rng)
     goes_on = status in ("in_progress", "completed")
-    shipment = make_label(journey, request, times["label"], pickup=goes_on, draw=status == "approved")
+    shipment = make_label(journey, request, times["label"], pickup=goes_on)
     if status == "expired":
         expire(journey, request, shipment, at=expires_at)
         return

@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from rich.console import Console
 from rich.panel import Panel
@@ -155,40 +155,10 @@ def _progress(console: Console | None) -> Progress:
     )
 
 
-SHOP_SETTINGS = {
-    "return_addresses": {
-        "default": {
-            "name": "Maison Lune - Service retours",
-            "lines": ["Entrepôt Lyon", "14 rue de l'Arsenal"],
-            "postal_code": "69007",
-            "city": "Lyon",
-            "country": "FR",
-        },
-        "BE": {
-            "name": "Maison Lune - Retours Belgique",
-            "lines": ["c/o Relais Bruxelles", "27 rue du Marché"],
-            "postal_code": "1000",
-            "city": "Bruxelles",
-            "country": "BE",
-        },
-    },
-    "stores": [
-        {
-            "code": "PARIS-MARAIS",
-            "name": "Boutique Paris Marais",
-            "address": "8 rue des Francs-Bourgeois",
-            "city": "75003 Paris",
-            "country": "FR",
-            "hours": "mar.-sam. 11h-19h",
-        }
-    ],
-}
-
-
 def _open_shop(session: Session, catalog: list[ProductIn]) -> tuple[int, dict[str, int]]:
     merchant = merchant_service.create_merchant(session, slug=SLUG, name=NAME, currency="EUR", language="fr")
     merchant.brand_color = "#2f3a5f"
-    merchant.settings = SHOP_SETTINGS
+    merchant.settings = shop_settings()
     policy_service.publish(session, merchant_id=merchant.id, raw=DEMO_POLICY, actor=_ACTOR)
     for product in catalog:
         catalog_service.upsert_product(session, merchant.id, product)
@@ -204,22 +174,61 @@ DEMO_LOCATIONS = (
         code="LYON",
         name="Entrepôt Lyon",
         kind="warehouse",
-        address=AddressIn(lines=["12 rue de l'Industrie"], postal_code="69007", city="Lyon", country="FR"),
-        countries_served=["FR", "BE", "CH", "DE"],
+        address=AddressIn(lines=["14 rue de l'Arsenal"], postal_code="69007", city="Lyon", country="FR"),
+        countries_served=["FR", "CH", "DE"],
         is_default=True,
+    ),
+    LocationIn(
+        code="BRUXELLES",
+        name="Relais Bruxelles",
+        kind="warehouse",
+        address=AddressIn(lines=["27 rue du Marché"], postal_code="1000", city="Bruxelles", country="BE"),
+        countries_served=["BE"],
     ),
     LocationIn(
         code="PARIS-MARAIS",
         name="Boutique Paris Marais",
         kind="store",
-        address=AddressIn(lines=["18 rue des Francs-Bourgeois"], postal_code="75003", city="Paris", country="FR"),
-        countries_served=["FR"],
+        address=AddressIn(lines=["8 rue des Francs-Bourgeois"], postal_code="75003", city="Paris", country="FR"),
     ),
 )
+"""Where parcels come back (Lyon, and a relay in Brussels for Belgium) and the store that takes
+returns in person. The shop's settings say the same (see ``shop_settings``)."""
+STORE_HOURS = {"PARIS-MARAIS": "mar.-sam. 11h-19h"}
+
+
+def shop_settings() -> dict[str, Any]:
+    """The return addresses and stores of ``merchant.settings``, which the labels fall back on for a
+    shop without locations: the same places as ``DEMO_LOCATIONS``, so both tell the same story."""
+    addresses = {
+        "default" if location.is_default else location.address.country: {
+            "name": f"{NAME} - {location.name}",
+            "lines": list(location.address.lines),
+            "postal_code": location.address.postal_code,
+            "city": location.address.city,
+            "country": location.address.country,
+        }
+        for location in DEMO_LOCATIONS
+        if location.kind == "warehouse"
+    }
+    stores = [
+        {
+            "code": location.code,
+            "name": location.name,
+            "address": ", ".join(location.address.lines),
+            "postal_code": location.address.postal_code,
+            "city": location.address.city,
+            "country": location.address.country,
+            "hours": STORE_HOURS[location.code],
+        }
+        for location in DEMO_LOCATIONS
+        if location.kind == "store"
+    ]
+    return {"return_addresses": addresses, "stores": stores}
 
 
 def _locations(session: Session, merchant_id: int) -> None:
-    """The warehouse that takes the parcels back (the default) and the Paris store."""
+    """The warehouse that takes the parcels back (the default), the Brussels relay and the Paris store."""
     for location in DEMO_LOCATIONS:
         inventory_service.create_location(session, merchant_id, location, actor=_ACTOR)
 
