@@ -11,7 +11,7 @@ is refused, never rounded.
     product_external_id, title, category, tags, sku, variant_title, price, currency, final_sale,
     weight_grams, attributes  [, image_url, variant_external_id, inventory_quantity]
 
-``final_sale`` is yes/no, true/false, 1/0 (blank: no); ``weight_grams`` a whole number;
+``final_sale`` is yes/no, true/false, 1/0 (blank: no); ``weight_grams`` grams with up to 3 decimals;
 ``attributes`` like ``size=52|metal=or jaune``; ``currency`` blank means the shop's currency.
 
 **orders**: one row per order line; the rows of an order share ``order_external_id`` (they need
