@@ -23,6 +23,7 @@ from retour.demo.people import VIP_EMAIL
 from retour.demo.returns import STATUSES, plan_counts
 from retour.inventory import service as inventory_service
 from retour.kit import clock
+from retour.kit.actor import Actor
 from retour.kit.db import unit_of_work
 from retour.merchant import service as merchant_service
 from retour.models import (
@@ -45,6 +46,7 @@ from retour.outbox import service as outbox_service
 from retour.policy import service as policy_service
 from retour.portal import service as portal_service
 from retour.portal.schemas import LookupIn
+from retour.receiving import inspection
 from retour.receiving import rules as receiving_rules
 from retour.receiving import service as receiving_service
 from retour.return_request import service as return_service
@@ -197,6 +199,52 @@ def test_the_printed_ring_return_has_a_label_the_warehouse_can_scan(factory: ses
                 line.approved_quantity for line in request.lines
             ]
         assert shipment_service.get_label_pdf(session, merchant_id, parcel).startswith(b"%PDF")
+
+
+def test_the_printed_ring_is_received_inspected_and_restocked(factory: sessionmaker[Session]) -> None:
+    result, _ = _load(factory)
+    assert result.scan_number is not None
+    staff = Actor("staff", "3", "Julien Roux")
+
+    with unit_of_work(factory) as session, clock.frozen(NOW):
+        merchant_id = merchant_service.get_merchant_by_slug(session, "maison-lune").id
+        scanned = receiving_service.find_return_for_scan(session, merchant_id, result.scan_number)
+        ring = next(item for item in scanned.lines if item.order_line.category == "rings")
+        variant, _product = catalog_service.find_variants(session, merchant_id, [ring.order_line.sku])[
+            ring.order_line.sku
+        ]
+        sellable_before = variant.inventory_quantity
+        assert sellable_before is not None
+        stock_before = inventory_service.stock(session, merchant_id, ring.order_line.sku).on_hand
+        receiving_service.receive_parcel(
+            session,
+            merchant_id,
+            scanned.request.id,
+            actor=staff,
+            lines=[(item.line.id, item.remaining_quantity) for item in scanned.lines],
+            shipment_id=scanned.shipment.id if scanned.shipment else None,
+        )
+        unit = next(
+            u
+            for u in receiving_service.units_of_return(session, merchant_id, scanned.request.id)
+            if u.return_line_id == ring.line.id
+        )
+        checklist = receiving_service.effective_checklist(session, merchant_id, unit.category)
+        assert checklist.name == "jewelry"
+        assert ring.expected_weight_grams is not None
+        inspection.record_inspection(
+            session,
+            merchant_id,
+            unit.id,
+            grade="new",
+            answers={item.code: item.passing for item in checklist.items if item.kind == "check"},
+            measured_weight_grams=ring.expected_weight_grams,
+            actor=staff,
+        )
+        done = inspection.apply_disposition(session, merchant_id, unit.id, actor=staff)
+        assert (done.accepted, done.final_disposition, done.status) == (True, "restock", "done")
+        assert inventory_service.stock(session, merchant_id, ring.order_line.sku).on_hand == stock_before + 1
+        assert variant.inventory_quantity == sellable_before + 1
 
 
 def test_approved_returns_have_their_labels_and_the_worker_makes_no_second_one(
