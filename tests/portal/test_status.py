@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import html
+import io
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -268,3 +270,35 @@ def test_a_return_waiting_for_review_or_refused_promises_no_email(
     assert "This return was refused" in refused
     assert "If you have a question, contact Maison Lune." in refused
     assert "email" not in refused.lower()
+
+
+def _pdf_text(content: bytes) -> str:
+    return " ".join(PdfReader(io.BytesIO(content)).pages[0].extract_text().split())
+
+
+@pytest.mark.parametrize(
+    ("language", "label_words", "slip_words"),
+    [
+        ("en", "RETURN NUMBER", ["Return packing slip", "Reason", "Too small"]),
+        ("fr", "N° DE RETOUR", ["Bordereau de retour", "Motif", "Trop petit"]),
+    ],
+)
+def test_the_label_and_the_packing_slip_speak_the_language_the_customer_confirmed_in(
+    client: TestClient, portal_shop: dict[str, Any], language: str, label_words: str, slip_words: list[str]
+) -> None:
+    # The shop and the order are French; the browser asks for the other language, the customer
+    # picks ``language`` on the portal.
+    client.headers.update({"Accept-Language": "fr" if language == "en" else "en"})
+    client.get(f"/s/{portal_shop['slug']}/?lang={language}")
+    link = _new_return(client, portal_shop)
+    label = client.get(f"{link}/label.pdf")
+    assert label.status_code == 200
+    assert label_words in _pdf_text(label.content)
+    # The kept link, opened in a browser that asks for the other language, still gives the slip
+    # in the language of the confirmation.
+    with TestClient(client.app, headers={"Accept-Language": "fr" if language == "en" else "en"}) as elsewhere:
+        elsewhere.get(f"{link}?lang={language}")
+        slip = _pdf_text(elsewhere.get(f"{link}/packing-slip.pdf").content)
+    for words in slip_words:
+        assert words in slip
+    assert "too_small" not in slip

@@ -20,11 +20,16 @@ import pytest
 import zxingcpp
 from PIL import Image
 from pypdf import PdfReader
+from sqlalchemy.orm import Session
 
+from retour.models import Order
 from retour.receiving.rules import parse_scan
 from retour.shipment import documents, rules
+from retour.shipment import service as shipment_service
 from retour.shipment.rules import Address
+from tests import factories
 from tests.shipment import code128, raster
+from tests.warehouse.builders import create_return
 
 SHOP = Address("Maison Test", ("12 rue des Lilas",), "69002", "Lyon", "FR")
 CUSTOMER = Address("Camille Martin", postal_code="75011", country="FR")
@@ -186,3 +191,27 @@ def test_the_packing_slip_prints_the_reason_label_in_its_language_and_promises_n
         assert sentence in text
     assert absent not in text and "too_small" not in text
     assert "mail" not in text.lower()
+
+
+@pytest.mark.parametrize(
+    ("order_language", "title", "reason"),
+    [("fr", "Bordereau de retour", "Trop petit"), ("en", "Return packing slip", "Too small")],
+)
+def test_a_slip_asked_without_a_language_speaks_the_orders(
+    session: Session, order_language: str, title: str, reason: str
+) -> None:
+    merchant = factories.merchant(session)
+    request = create_return(session, merchant.id, {"RING-GOLD-52": 1})
+    session.get_one(Order, request.order_id).language = order_language
+    text = " ".join(
+        PdfReader(io.BytesIO(shipment_service.render_packing_slip_pdf(session, merchant.id, request)))
+        .pages[0]
+        .extract_text()
+        .split()
+    )
+    assert title in text and reason in text
+    assert "too_small" not in text
+    asked = shipment_service.render_packing_slip_pdf(
+        session, merchant.id, request, language="en" if order_language == "fr" else "fr"
+    )
+    assert title not in " ".join(PdfReader(io.BytesIO(asked)).pages[0].extract_text().split())

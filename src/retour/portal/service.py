@@ -579,20 +579,36 @@ def _slot_value(slot: Any) -> str:
 
 
 def confirm_return(
-    session: Session, merchant_id: int, access: PortalAccess, *, actor: Actor, storage_dir: Path | None = None
+    session: Session,
+    merchant_id: int,
+    access: PortalAccess,
+    *,
+    actor: Actor,
+    storage_dir: Path | None = None,
+    language: str | None = None,
 ) -> ReturnRequest:
     """Create the return through ``request_return`` (the same path as the API), attach the
-    photos, and create the parcel's shipment when the return is approved at once (a return
-    waiting for review gets its label once approved). The draft starts afresh."""
+    photos, and create the parcel's shipment when the return is approved at once, its label in
+    ``language`` (the page's; a return waiting for review gets its label once approved, in the
+    order's language). The draft starts afresh."""
     draft = access.draft
     if not draft.lines or not draft.resolution or not draft.method:
         raise NotFound("choose the items first", code="nothing_chosen")
     with session.begin_nested():  # a refusal half-way leaves nothing behind
-        return _create_return(session, merchant_id, access, draft, actor=actor, storage_dir=storage_dir)
+        return _create_return(
+            session, merchant_id, access, draft, actor=actor, storage_dir=storage_dir, language=language
+        )
 
 
 def _create_return(
-    session: Session, merchant_id: int, access: PortalAccess, draft: Draft, *, actor: Actor, storage_dir: Path | None
+    session: Session,
+    merchant_id: int,
+    access: PortalAccess,
+    draft: Draft,
+    *,
+    actor: Actor,
+    storage_dir: Path | None,
+    language: str | None,
 ) -> ReturnRequest:
     assert draft.resolution is not None and draft.method is not None
     order = access.order
@@ -628,6 +644,7 @@ def _create_return(
             actor=actor,
             storage_dir=storage_dir,
             defer_carrier=True,
+            language=language,
         )
     save_draft(access, Draft(upload_token=ids.token(24)))
     return request

@@ -244,8 +244,10 @@ def create_first_parcel(
     store_code: str,
     actor: Actor,
     storage_dir: Path | None = None,
+    language: str | None = None,
 ) -> Shipment:
-    """The customer's choice for a return approved after review: its pickup slot or its store.
+    """The customer's choice for a return approved after review: its pickup slot or its store
+    (the label in ``language``, the page's).
     Only while the return waits for that choice (``Conflict`` ``parcel_exists`` otherwise); a slot
     or store not offered is ``InvalidInput`` naming the field."""
     # Locked before deciding: the same form sent twice at once must not make two parcels.
@@ -269,6 +271,7 @@ def create_first_parcel(
         actor=actor,
         storage_dir=storage_dir,
         defer_carrier=True,
+        language=language,
     )
 
 
@@ -570,9 +573,11 @@ def label_pdf(session: Session, merchant_id: int, return_id: int, *, storage_dir
     return bytes(shipment_service.get_label_pdf(session, merchant_id, shipment, storage_dir=storage_dir))
 
 
-def packing_slip_pdf(session: Session, merchant_id: int, return_id: int) -> bytes:
+def packing_slip_pdf(session: Session, merchant_id: int, return_id: int, *, language: str) -> bytes:
+    """The packing slip in the page's language (the status link the customer keeps carries the
+    language they confirmed in)."""
     request = return_service.get_return(session, merchant_id, return_id)
-    return bytes(shipment_service.render_packing_slip_pdf(session, merchant_id, request))
+    return bytes(shipment_service.render_packing_slip_pdf(session, merchant_id, request, language=language))
 
 
 def drop_off_qr_png(session: Session, merchant_id: int, return_id: int) -> bytes:

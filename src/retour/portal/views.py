@@ -383,7 +383,12 @@ def confirm(request: Request, slug: str, order_id: int, session: DbSession, form
     actor = service.customer_actor(access.order, gift_recipient_email=access.portal_session.gift_recipient_email)
     try:
         created = service.confirm_return(
-            session, shop.id, access, actor=actor, storage_dir=request.app.state.settings.storage_dir
+            session,
+            shop.id,
+            access,
+            actor=actor,
+            storage_dir=request.app.state.settings.storage_dir,
+            language=language_for(request, shop),
         )
     except (Refused, InvalidInput, Conflict) as refused:
         # The order changed since the items were chosen (another return, a new policy...).
@@ -505,6 +510,7 @@ def choose_parcel(request: Request, slug: str, token: str, session: DbSession, f
             **chosen,
             actor=status.actor_for_return(session, shop.id, return_id),
             storage_dir=request.app.state.settings.storage_dir,
+            language=language_for(request, shop),
         )
     except InvalidInput as refused:
         problem = _pickup_problem(language_for(request, shop), refused)
@@ -537,7 +543,7 @@ def label_pdf(request: Request, slug: str, token: str, session: DbSession) -> Re
 def packing_slip_pdf(request: Request, slug: str, token: str, session: DbSession) -> Response:
     shop = _shop(request, session, slug)
     return_id = status.read_status_token(_secret(request), shop.id, token)
-    document = status.packing_slip_pdf(session, shop.id, return_id)
+    document = status.packing_slip_pdf(session, shop.id, return_id, language=language_for(request, shop))
     return _download(document, "application/pdf", f"packing-slip-{return_id}.pdf")
 
 

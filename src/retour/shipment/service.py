@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from retour.audit import service as audit_service
 from retour.catalog import service as catalog_service
 from retour.inventory import service as inventory_service
-from retour.kit import clock
+from retour.kit import clock, i18n
 from retour.kit.actor import Actor
 from retour.kit.errors import Conflict, InvalidInput, NotFound, Refused, ServiceUnavailable
 from retour.merchant import service as merchant_service
@@ -94,10 +94,12 @@ def create_shipment(
     actor: Actor,
     storage_dir: Path | None = None,
     defer_carrier: bool = False,
+    language: str | None = None,
 ) -> Shipment:
     """The next parcel of ``request``: checks the method's choices (``InvalidInput`` naming the
-    field), has the carrier make the label, stores its PDF and records ``shipment.label_created``
-    (audit event on the return, outbox message). ``Conflict`` (``return_not_approved``) unless the
+    field), has the carrier make the label (in ``language``, the portal's, else the order's),
+    stores its PDF and records ``shipment.label_created`` (audit event on the return, outbox
+    message). ``Conflict`` (``return_not_approved``) unless the
     return is approved or in progress; ``NotFound`` if it is not this shop's. With
     ``defer_carrier``, a label a real carrier must sell is bought later by the worker: the parcel
     is recorded as ``label_pending`` (``buy_pending_label``)."""
@@ -152,7 +154,9 @@ def create_shipment(
         facts = {"shipment_id": shipment.id, "method": method, "carrier": shipment.carrier, "status": shipment.status}
         _tell(session, request, LABEL_REQUESTED, actor, facts)
         return shipment
-    label_request = _label_request(session, merchant, order, request, method, store_code, parcel, today)
+    label_request = _label_request(
+        session, merchant, order, request, method, store_code, parcel, today, language=language
+    )
     carrier, label = _make_label(merchant, method, label_request)
     session.add(shipment)
     _record_label(session, merchant_id, request, shipment, carrier.name, label, parcel, actor, storage_dir)
@@ -493,20 +497,25 @@ def get_label_pdf(session: Session, merchant_id: int, shipment: Shipment, *, sto
     return pdf
 
 
-def render_packing_slip_pdf(session: Session, merchant_id: int, request: ReturnRequest) -> bytes:
-    """The slip that goes in the box: the return's items, the return address, what to do."""
+def render_packing_slip_pdf(
+    session: Session, merchant_id: int, request: ReturnRequest, *, language: str | None = None
+) -> bytes:
+    """The slip that goes in the box: the return's items with the shop's label of each reason,
+    the return address, what to do; in ``language`` (the portal page's), else the order's."""
     merchant = merchant_service.get_merchant(session, merchant_id)
     order = order_service.get_order(session, merchant_id, request.order_id, tenders=False)
     shipments = [s for s in repository.shipments_of_return(session, merchant_id, request.id) if s.status != "cancelled"]
     method = shipments[-1].method if shipments else request.method
     store_code = shipments[-1].store_code if shipments else None
     order_lines = repository.order_lines(session, merchant_id, [line.order_line_id for line in request.lines])
+    language = i18n.normalize(language) if language else _language(order)
+    labels = {r.code: (r.label_en, r.label_fr) for r in policy_service.list_reasons(session, merchant_id)}
     items = [
         documents.PackingSlipItem(
             sku=order_lines[line.order_line_id].sku if line.order_line_id in order_lines else "",
             title=order_lines[line.order_line_id].title if line.order_line_id in order_lines else "",
             quantity=line.approved_quantity or line.requested_quantity,
-            reason=line.reason_code,
+            reason=documents.reason_label(line.reason_code, labels, language),
         )
         for line in request.lines
     ]
@@ -520,7 +529,7 @@ def render_packing_slip_pdf(session: Session, merchant_id: int, request: ReturnR
             return_address=_recipient(session, merchant, order, method, store_code),
             method=method,
             items=items,
-            language=_language(order),
+            language=language,
         )
     )
 
@@ -560,6 +569,8 @@ def _label_request(
     store_code: str | None,
     parcel: int,
     today: date,
+    *,
+    language: str | None = None,
 ) -> carriers.LabelRequest:
     sender = _sender(order)
     return carriers.LabelRequest(
@@ -571,7 +582,7 @@ def _label_request(
         sender=sender,
         recipient=_recipient(session, merchant, order, method, store_code),
         today=today,
-        language=_language(order),
+        language=i18n.normalize(language) if language else _language(order),
         currency=order.currency,
         weight_grams=_parcel_weight_grams(session, merchant.id, request),
         reference=f"retour:{merchant.id}:{request.number}:{parcel}",
