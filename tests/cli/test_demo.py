@@ -51,6 +51,7 @@ from retour.receiving import rules as receiving_rules
 from retour.receiving import service as receiving_service
 from retour.return_request import service as return_service
 from retour.return_request.repository import ReturnFilters
+from retour.settings import get_settings
 from retour.shipment import rules as shipment_rules
 from retour.shipment import service as shipment_service
 from tests import factories
@@ -198,7 +199,12 @@ def test_the_printed_ring_return_has_a_label_the_warehouse_can_scan(factory: ses
             assert [line.remaining_quantity for line in scanned.lines] == [
                 line.approved_quantity for line in request.lines
             ]
-        assert shipment_service.get_label_pdf(session, merchant_id, parcel).startswith(b"%PDF")
+        # Drawn on its first download (the load draws none: see journey._drawn_when_downloaded).
+        assert parcel.label_path is not None
+        label_file = get_settings().storage_dir / parcel.label_path
+        assert not label_file.exists()
+        pdf = shipment_service.get_label_pdf(session, merchant_id, parcel)
+        assert pdf.startswith(b"%PDF") and label_file.read_bytes() == pdf
 
 
 def test_the_printed_ring_is_received_inspected_and_restocked(factory: sessionmaker[Session]) -> None:
