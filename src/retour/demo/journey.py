@@ -35,7 +35,7 @@ from retour.shipment.tasks import AUTOMATIC_METHODS
 _WORKER = Actor.system("Retour")
 PACKAGING_GRAMS = 38
 """The case and the box a piece travels in, on the parcel's scale."""
-Stage = Literal["label", "in_transit", "delivered", "received", "inspected", "disposed", "completed"]
+Stage = Literal["label", "in_transit", "delivered", "received", "inspected", "disposed", "workshop", "completed"]
 Finding = Literal["as_new", "open_box", "worn", "damaged", "broken", "defective", "substitute"]
 
 
@@ -336,7 +336,7 @@ def follow(
     if status == "approved":
         stage = "delivered" if delivered else rng.choices(("label", "in_transit", "delivered"), weights=(4, 4, 2))[0]
     elif status == "in_progress":
-        stage = rng.choices(("received", "inspected", "disposed"), weights=(45, 30, 25))[0]
+        stage = rng.choices(("received", "inspected", "disposed", "workshop"), weights=(45, 30, 15, 10))[0]
     if shipment is not None and stage != "label":
         carry(
             journey,
@@ -360,19 +360,20 @@ def _work(
     resale: bool,
 ) -> None:
     """Inspect the units (up to ``stage``), then dispose of them: all of them for a completed return
-    (those sent to the workshop come back and are restocked), all but the last for ``disposed``."""
+    (those sent to the workshop come back and are restocked), all but the last for ``disposed``,
+    only the first, found broken and sent to the workshop, for ``workshop``."""
     if stage == "received":
         return
     found = units(journey, request)
     reasons = {line.id: line.reason_code for line in request.lines}
     for index, unit in enumerate(found):
-        finding = (
-            "damaged" if resale and index == 0 else finding_for(reasons.get(unit.return_line_id or 0, ""), journey.rng)
-        )
+        finding: Finding = finding_for(reasons.get(unit.return_line_id or 0, ""), journey.rng)
+        if index == 0 and (resale or stage == "workshop"):
+            finding = "damaged" if resale else "broken"
         inspect(journey, unit, finding, at=times["inspected"] + timedelta(minutes=4 * index))
     if stage == "inspected":
         return
-    last = len(found) - 1 if stage == "disposed" else len(found)
+    last = {"disposed": len(found) - 1, "workshop": 1}.get(stage, len(found))
     for index, unit in enumerate(found[:last]):
         done = dispose(journey, unit, at=times["disposed"] + timedelta(minutes=2 * index), location_code=location_code)
         if stage == "completed" and done.status in ("in_repair", "in_refurbishment"):
