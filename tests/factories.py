@@ -93,3 +93,20 @@ def order(session: Session, merchant_id: int, **overrides: Any) -> Order:
 
 def at(year: int, month: int, day: int) -> datetime:
     return datetime(year, month, day, 12, tzinfo=UTC)
+
+
+def record_delivery(session: Session, message: Any) -> None:
+    """A test outbox handler: records that ``message`` was delivered as an audit event
+    (action ``test.delivered``, subject the outbox row), in the handler's transaction."""
+    from retour.models import AuditEvent
+
+    session.add(
+        AuditEvent(
+            merchant_id=message.merchant_id,
+            subject_type="outbox_message",
+            subject_id=message.id,
+            action="test.delivered",
+            actor_type="system",
+            actor_label="tests",
+        )
+    )

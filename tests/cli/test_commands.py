@@ -179,19 +179,6 @@ def test_create_user_refusals_say_why_and_create_nobody(
 # ---- worker --once -------------------------------------------------------------------------------
 
 
-def _delivered(session: Session, message: outbox.Message) -> None:
-    session.add(
-        AuditEvent(
-            merchant_id=message.merchant_id,
-            subject_type="outbox_message",
-            subject_id=message.id,
-            action="test.delivered",
-            actor_type="system",
-            actor_label="tests",
-        )
-    )
-
-
 def _broken(_session: Session, _message: outbox.Message) -> None:
     raise outbox.RetryableError("carrier down")
 
@@ -200,7 +187,7 @@ def test_worker_once_runs_every_due_message_and_leaves_the_rest(
     cli: CliRunner, factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(outbox, "_HANDLERS", dict(outbox._HANDLERS))
-    outbox.handler("test.deliver")(_delivered)
+    outbox.handler("test.deliver")(factories.record_delivery)
     outbox.handler("test.broken")(_broken)
     now = datetime.now(UTC)
     with unit_of_work(factory) as session:

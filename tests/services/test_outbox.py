@@ -67,16 +67,7 @@ def deliveries(factory: sessionmaker[Session]) -> int:
 
 
 def deliver(session: Session, message: outbox.Message) -> None:
-    session.add(
-        AuditEvent(
-            merchant_id=message.merchant_id,
-            subject_type="outbox_message",
-            subject_id=message.id,
-            action="test.delivered",
-            actor_type="system",
-            actor_label="tests",
-        )
-    )
+    factories.record_delivery(session, message)
     session.flush()
 
 

@@ -21,23 +21,10 @@ from tests import factories
 TOPIC = "test.loop"
 
 
-def _delivered(session: Session, message: outbox.Message) -> None:
-    session.add(
-        AuditEvent(
-            merchant_id=message.merchant_id,
-            subject_type="outbox_message",
-            subject_id=message.id,
-            action="test.delivered",
-            actor_type="system",
-            actor_label="tests",
-        )
-    )
-
-
 @pytest.fixture(autouse=True)
 def _handler(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(outbox, "_HANDLERS", dict(outbox._HANDLERS))
-    outbox.handler(TOPIC)(_delivered)
+    outbox.handler(TOPIC)(factories.record_delivery)
 
 
 @pytest.fixture
